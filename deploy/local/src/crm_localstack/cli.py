@@ -1,0 +1,128 @@
+"""``crm-stack``: start, stop and inspect the local stack (what ``make up`` runs)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Annotated
+
+import typer
+
+from crm_common.settings import KafkaSettings, PostgresSettings
+from crm_localstack import kafka, postgres, procs, services
+from crm_localstack.paths import Paths, paths
+
+app = typer.Typer(
+    pretty_exceptions_enable=False,
+    help="Local stack: real Kafka and PostgreSQL, and the services, without Docker.",
+)
+
+Timeout = Annotated[float, typer.Option(help="seconds to wait for readiness")]
+
+
+def _infra_up(p: Paths, timeout: float) -> None:
+    p.ensure()
+    ks, pg = KafkaSettings(), PostgresSettings()
+    started_pg = postgres.start(p, pg.port)
+    started_kafka = kafka.start(p, ks.bootstrap_servers)
+    procs.wait_until(lambda: postgres.ready(pg.port), timeout, "PostgreSQL")
+    postgres.ensure_database(pg.port, pg.database)
+    procs.wait_until(lambda: kafka.ready(ks.bootstrap_servers), timeout, "Kafka")
+    print(f"postgres  {'started' if started_pg else 'already running'}  {pg.url('postgresql')}")
+    print(f"kafka     {'started' if started_kafka else 'already running'}  {ks.bootstrap_servers}")
+
+
+@app.command()
+def infra(timeout: Timeout = 180) -> None:
+    """Start Kafka and PostgreSQL (idempotent) and wait until both answer."""
+    _infra_up(paths(), timeout)
+
+
+@app.command()
+def up(timeout: Timeout = 180) -> None:
+    """Start Kafka, PostgreSQL, run migrations, start every service, wait for /readyz."""
+    p = paths()
+    _infra_up(p, timeout)
+    for name in services.SERVICES:
+        if not services.is_running(p, name):
+            services.migrate(name)
+    started = {name: services.start(p, name) for name in services.SERVICES}
+    for name in services.SERVICES:
+        try:
+            procs.wait_until(lambda n=name: services.ready(n), timeout, f"{name} /readyz")
+        except TimeoutError:
+            print(f"{name} did not become ready; last log lines:")
+            print(_tail(p.logs / f"{name}.log", 30))
+            raise
+    for name in services.SERVICES:
+        state = "started" if started[name] else "already running"
+        print(f"{name:<10}{state:<17}{services.url_of(name)}  (docs: /docs, metrics: /metrics)")
+    print(f"\nconsole: {services.url_of('dashboard')}/")
+
+
+@app.command()
+def down() -> None:
+    """Stop every process this stack started (by recorded pid), services first."""
+    p = paths()
+    for name in reversed(services.SERVICES):
+        if services.stop(p, name):
+            print(f"{name:<10}stopped")
+    if kafka.stop(p):
+        print("kafka     stopped")
+    if postgres.stop(p):
+        print("postgres  stopped")
+
+
+@app.command("infra-down")
+def infra_down() -> None:
+    """Stop Kafka and PostgreSQL only."""
+    p = paths()
+    kafka.stop(p)
+    postgres.stop(p)
+
+
+@app.command()
+def status() -> None:
+    """What runs, and whether it answers. Exit code 0 only when everything is ready."""
+    p = paths()
+    ks, pg = KafkaSettings(), PostgresSettings()
+    rows = [
+        ("postgres", postgres.is_running(p), postgres.ready(pg.port), pg.url("postgresql")),
+        ("kafka", kafka.is_running(p), kafka.ready(ks.bootstrap_servers), ks.bootstrap_servers),
+    ]
+    for name in services.SERVICES:
+        rows.append(
+            (name, services.is_running(p, name), services.ready(name), services.url_of(name))
+        )
+    ok = True
+    for name, running, ready, where in rows:
+        state = "ready" if ready else ("starting" if running else "stopped")
+        ok = ok and ready
+        print(f"{name:<10}{state:<10}{where}")
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def logs(
+    name: Annotated[str, typer.Argument(help="service name, kafka or postgres")] = "",
+    lines: int = 50,
+) -> None:
+    """Print the last lines of one log, or of every log."""
+    p = paths()
+    names = [name] if name else ["postgres", "kafka", *services.SERVICES]
+    for n in names:
+        print(f"==> {p.logs / (n + '.log')} <==")
+        print(_tail(p.logs / f"{n}.log", lines))
+
+
+def _tail(path: os.PathLike[str], lines: int) -> str:
+    try:
+        return subprocess.run(
+            ["tail", "-n", str(lines), str(path)], capture_output=True, text=True
+        ).stdout
+    except OSError:
+        return ""
+
+
+if __name__ == "__main__":
+    app()

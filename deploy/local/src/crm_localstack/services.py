@@ -1,0 +1,54 @@
+"""Run the five services as background processes with logs under ``.local/logs``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx
+
+from crm_common.settings import SERVICE_PORTS
+from crm_localstack import procs
+from crm_localstack.paths import Paths
+
+# Migrations run in this order; dashboard last because it reads the others.
+SERVICES = ("ingest", "profile", "segment", "messaging", "dashboard")
+
+
+def port_of(name: str) -> int:
+    return int(os.environ.get(f"{name.upper()}_PORT", SERVICE_PORTS[name]))
+
+
+def url_of(name: str) -> str:
+    return f"http://127.0.0.1:{port_of(name)}"
+
+
+def migrate(name: str) -> None:
+    subprocess.run([sys.executable, "-m", f"crm_{name}", "migrate"], check=True)
+
+
+def start(p: Paths, name: str) -> bool:
+    record = procs.read_record(p.run, name)
+    if procs.live_process(record) is not None:
+        return False
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    procs.spawn(
+        p.run, name, [sys.executable, "-m", f"crm_{name}", "serve"], p.logs / f"{name}.log", env=env
+    )
+    return True
+
+
+def ready(name: str) -> bool:
+    try:
+        return httpx.get(f"{url_of(name)}/readyz", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def is_running(p: Paths, name: str) -> bool:
+    return procs.live_process(procs.read_record(p.run, name)) is not None
+
+
+def stop(p: Paths, name: str) -> bool:
+    return procs.stop(p.run, name)

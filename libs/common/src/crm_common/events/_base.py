@@ -1,0 +1,124 @@
+"""Envelope fields shared by every canonical event, and the value types they use."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+)
+
+_EVENT_NAMESPACE = uuid.UUID("5b7f0d1e-8c3a-4f7e-9d1b-2a6c4e8f0a13")
+
+
+def stable_event_id(*parts: str) -> str:
+    """An id that is the same every time the same real-world fact is described.
+
+    Used so that a redelivered webhook, a replayed import row or a client retry
+    produce one canonical event: derive it from the source's own identifiers.
+    """
+    return str(uuid.uuid5(_EVENT_NAMESPACE, "\x1f".join(parts)))
+
+
+def short_hash(value: str) -> str:
+    """A short, non-reversible fingerprint (for logs and keys that must not leak PII)."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""An aware timestamp, normalised to UTC; naive timestamps are rejected."""
+
+DecimalStr = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
+"""A Decimal that travels as a string in JSON (money never becomes a float)."""
+
+
+class Frozen(BaseModel):
+    """Base for immutable value objects and events."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Money(Frozen):
+    amount: DecimalStr
+    currency: str = Field(min_length=3, max_length=3, pattern="^[A-Z]{3}$")
+
+
+class Identity(Frozen):
+    """Whatever the source knows about who the event is about.
+
+    ``external_ids`` maps a platform (``shopify``, ``futureshop``, ``makeshop``,
+    ``ec-cube`` ...) to that platform's customer id.
+    """
+
+    email: str | None = None
+    phone: str | None = None
+    external_ids: dict[str, str] = Field(default_factory=dict)
+    anonymous_id: str | None = None
+    cart_token: str | None = None
+    checkout_token: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (
+            self.email
+            or self.phone
+            or self.external_ids
+            or self.anonymous_id
+            or self.cart_token
+            or self.checkout_token
+        )
+
+
+class EnvelopeBase(Frozen):
+    """The canonical envelope. Each event type narrows ``type`` and ``data``."""
+
+    event_id: str = Field(min_length=1, max_length=200)
+    schema_version: int = 1
+    tenant_id: str = Field(min_length=1, max_length=64)
+    source: str = Field(min_length=1, max_length=64)
+    occurred_at: UtcDatetime
+    received_at: UtcDatetime
+    identity: Identity = Field(default_factory=Identity)
+
+    def partition_key(self) -> str:
+        """``tenant:best identity`` so that one customer's records share a partition."""
+        return f"{self.tenant_id}:{best_identity(self.identity)}"
+
+
+def best_identity(identity: Identity) -> str:
+    """The strongest identifier: platform id, else email, else phone, else tokens."""
+    if identity.external_ids:
+        platform = sorted(identity.external_ids)[0]
+        return f"{platform}:{identity.external_ids[platform]}"
+    for value in (
+        identity.email,
+        identity.phone,
+        identity.cart_token,
+        identity.checkout_token,
+        identity.anonymous_id,
+    ):
+        if value:
+            return value
+    return "-"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+JsonDict = dict[str, Any]

@@ -1,0 +1,119 @@
+"""Events published by profile, segment and messaging."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from crm_common.events._base import DecimalStr, EnvelopeBase, Frozen, UtcDatetime
+from crm_common.events.customers import Channel
+
+
+class ProfileSnapshot(Frozen):
+    profile_id: str
+    version: int = Field(ge=1)
+    traits: dict[str, Any]
+
+
+class ProfileChanged(EnvelopeBase):
+    type: Literal["profile.changed"] = "profile.changed"
+    data: ProfileSnapshot
+
+
+class ProfileMergedData(Frozen):
+    survivor_id: str
+    merged_id: str
+    merged_at: UtcDatetime
+
+
+class ProfileMerged(EnvelopeBase):
+    type: Literal["profile.merged"] = "profile.merged"
+    data: ProfileMergedData
+
+
+class MembershipData(Frozen):
+    segment_id: str
+    profile_id: str
+    reason: str
+    at: UtcDatetime
+
+
+class SegmentEntered(EnvelopeBase):
+    type: Literal["segment.entered"] = "segment.entered"
+    data: MembershipData
+
+
+class SegmentExited(EnvelopeBase):
+    type: Literal["segment.exited"] = "segment.exited"
+    data: MembershipData
+
+
+class MessageData(Frozen):
+    message_id: str
+    profile_id: str
+    channel: Channel
+    purpose: Literal["marketing", "transactional"] = "marketing"
+    source_kind: Literal["journey", "campaign", "transactional", "manual"]
+    source_id: str
+    step_id: str | None = None
+    template_id: str | None = None
+    reason: str | None = None
+    url: str | None = None
+    outcome: str | None = None
+    revenue: DecimalStr | None = None
+    at: UtcDatetime
+
+
+class _MessageEvent(EnvelopeBase):
+    data: MessageData
+
+
+class MessageQueued(_MessageEvent):
+    type: Literal["message.queued"] = "message.queued"
+
+
+class MessageSent(_MessageEvent):
+    type: Literal["message.sent"] = "message.sent"
+
+
+class MessageDelivered(_MessageEvent):
+    type: Literal["message.delivered"] = "message.delivered"
+
+
+class MessageFailed(_MessageEvent):
+    type: Literal["message.failed"] = "message.failed"
+
+
+class MessageSkipped(_MessageEvent):
+    type: Literal["message.skipped"] = "message.skipped"
+
+
+class MessageHeld(_MessageEvent):
+    type: Literal["message.held"] = "message.held"
+
+
+class MessageOpened(_MessageEvent):
+    type: Literal["message.opened"] = "message.opened"
+
+
+class MessageClicked(_MessageEvent):
+    type: Literal["message.clicked"] = "message.clicked"
+
+
+class MessageUnsubscribed(_MessageEvent):
+    type: Literal["message.unsubscribed"] = "message.unsubscribed"
+
+
+class MessageBounced(_MessageEvent):
+    type: Literal["message.bounced"] = "message.bounced"
+
+
+class MessageComplained(_MessageEvent):
+    type: Literal["message.complained"] = "message.complained"
+
+
+class CallOutcomeRecorded(_MessageEvent):
+    """The call team recorded what happened (reached, no_answer, declined, converted)."""
+
+    type: Literal["message.call_outcome"] = "message.call_outcome"

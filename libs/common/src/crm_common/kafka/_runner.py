@@ -1,0 +1,329 @@
+"""The consumer runner: batches, one transaction per batch, dedup, then commit.
+
+Per batch (records fetched from any assigned partitions):
+
+1. decode every record; one that cannot be decoded is a poison message;
+2. in ONE database transaction: insert the batch's event ids into
+   ``processed_events`` (``ON CONFLICT DO NOTHING``), call the handler with the
+   messages whose ids were new, commit;
+3. if the handler raised, the batch is replayed one message at a time, each in
+   its own transaction, up to ``max_attempts``; a message that still fails goes
+   to the dead-letter topic with its original bytes and the error;
+4. only after the database commit (and the dead letters' acks) are the
+   offsets committed.
+
+A crash anywhere re-delivers from the last committed offset, and step 2's
+dedup makes that harmless. Database outages are not poison: the batch is
+retried until the database answers again. A rebalance waits for the batch in
+flight (the listener takes the same lock), so commits never go to a partition
+we no longer own; a commit that still fails is harmless for the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_common import telemetry
+from crm_common.db import Database
+from crm_common.events import EventDecodeError, decode_event
+from crm_common.kafka._dlq import DeadLetter
+from crm_common.kafka._producer import Producer
+from crm_common.plumbing import plumbing_tables
+from crm_common.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Message:
+    """One consumed record, decoded. ``payload`` is what ``decode`` returned."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    timestamp_ms: int
+    payload: Any = None
+    event_id: str = ""
+    attempts: int = field(default=0)
+
+
+class BatchHandler(Protocol):
+    async def __call__(self, session: AsyncSession, messages: Sequence[Message]) -> None: ...
+
+
+Decoder = Callable[[bytes], Any]
+IdOf = Callable[[Message], str]
+
+
+def _event_id_of(message: Message) -> str:
+    return str(message.payload.event_id)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self._lock:  # let the batch in flight finish and commit
+            pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+class ConsumerRunner:
+    """Consume ``topics`` as consumer group ``group_id`` and apply batches exactly once."""
+
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        kafka: KafkaSettings,
+        db: Database,
+        schema: str,
+        handler: BatchHandler,
+        dlq_producer: Producer,
+        decode: Decoder = decode_event,
+        event_id: IdOf = _event_id_of,
+        max_batch: int = 500,
+        max_attempts: int = 3,
+        retry_delay: float = 0.1,
+        poll_timeout_ms: int = 200,
+        on_batch_committed: Callable[[Sequence[Message]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.kafka = kafka
+        self.db = db
+        self.handler = handler
+        self.dlq = dlq_producer
+        self.decode = decode
+        self.event_id = event_id
+        self.max_batch = max_batch
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self.poll_timeout_ms = poll_timeout_ms
+        self.on_batch_committed = on_batch_committed
+        self._processed = plumbing_tables(schema)[1]
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka.bootstrap_servers,
+            group_id=group_id,
+            client_id=f"{kafka.client_id}-{group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=max_batch,
+            fetch_max_bytes=16 * 1024 * 1024,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> None:
+        self._consumer.subscribe(self.topics, listener=_Listener(self._lock))
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._loop(), name=f"consumer:{self.group_id}")
+
+    async def stop(self) -> None:
+        """Finish the batch in flight, commit it, leave the group."""
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=30)
+            except TimeoutError:
+                self._task.cancel()
+        await self._consumer.stop()
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await self._task
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        return self._consumer
+
+    async def lag(self) -> int:
+        """Records behind the high watermark over the assigned partitions."""
+        total = 0
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                total += max(0, high - await self._consumer.position(tp))
+        return total
+
+    # -- the loop -------------------------------------------------------------
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                batches = await self._consumer.getmany(
+                    timeout_ms=self.poll_timeout_ms, max_records=self.max_batch
+                )
+            except KafkaError as exc:
+                log.warning("poll failed", extra={"consumer": self.group_id, "error": str(exc)})
+                await asyncio.sleep(1)
+                continue
+            if not batches:
+                continue
+            async with self._lock:
+                await self._process(batches)
+
+    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        messages: list[Message] = []
+        poison: list[tuple[Message, str]] = []
+        for records in batches.values():
+            for record in records:
+                message = self._to_message(record)
+                try:
+                    message.payload = self.decode(record.value)
+                    message.event_id = self.event_id(message)
+                except (EventDecodeError, ValueError, KeyError, TypeError) as exc:
+                    poison.append((message, f"decode: {exc}"))
+                    continue
+                messages.append(message)
+        with telemetry.CONSUMER_BATCH_SECONDS.labels(self.group_id).time():
+            await self._apply(messages, poison)
+        await self._dead_letter(poison)
+        await self._commit(batches)
+        telemetry.CONSUMED.labels(self.group_id).inc(len(messages) + len(poison))
+        if self.on_batch_committed is not None:
+            await self.on_batch_committed(messages)
+
+    async def _apply(self, messages: list[Message], poison: list[tuple[Message, str]]) -> None:
+        if not messages:
+            return
+        delay = self.retry_delay
+        while True:
+            try:
+                await self._apply_in_tx(messages)
+                return
+            except Exception as exc:
+                if _is_transient(exc):
+                    log.warning(
+                        "database unavailable; retrying batch",
+                        extra={"consumer": self.group_id, "error": str(exc)},
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                log.warning(
+                    "batch failed; retrying one by one",
+                    extra={"consumer": self.group_id, "error": repr(exc)},
+                )
+                break
+        for message in messages:
+            error = await self._apply_one(message)
+            if error is not None:
+                poison.append((message, error))
+
+    async def _apply_one(self, message: Message) -> str | None:
+        last_error = ""
+        while message.attempts < self.max_attempts:
+            message.attempts += 1
+            try:
+                await self._apply_in_tx([message])
+                return None
+            except Exception as exc:
+                if _is_transient(exc):
+                    message.attempts -= 1  # an outage is not the message's fault
+                    await asyncio.sleep(1.0)
+                    continue
+                last_error = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(self.retry_delay * message.attempts)
+        return last_error
+
+    async def _apply_in_tx(self, messages: Sequence[Message]) -> None:
+        async with self.db.transaction() as session:
+            fresh = await self._claim(session, messages)
+            if fresh:
+                await self.handler(session, fresh)
+
+    async def _claim(self, session: AsyncSession, messages: Sequence[Message]) -> list[Message]:
+        """Record the ids as processed; return the messages seen for the first time."""
+        first: dict[str, Message] = {}
+        for message in messages:
+            first.setdefault(message.event_id, message)
+        stmt = (
+            pg_insert(self._processed)
+            .values([{"consumer": self.group_id, "event_id": eid} for eid in first])
+            .on_conflict_do_nothing()
+            .returning(self._processed.c.event_id)
+        )
+        new_ids = set((await session.execute(stmt)).scalars())
+        telemetry.DUPLICATES.labels(self.group_id).inc(len(messages) - len(new_ids))
+        return [m for eid, m in first.items() if eid in new_ids]
+
+    async def _dead_letter(self, poison: list[tuple[Message, str]]) -> None:
+        if not poison:
+            return
+        dlq_topic = self.kafka.topic("crm.dlq.v1")
+        records = []
+        for message, error in poison:
+            letter = DeadLetter.build(
+                consumer=self.group_id,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+                headers=message.headers,
+                error=error,
+                attempts=message.attempts,
+            )
+            records.append((dlq_topic, letter.key, letter.to_bytes(), None))
+            log.error(
+                "dead-lettered",
+                extra={
+                    "consumer": self.group_id,
+                    "topic": message.topic,
+                    "partition": message.partition,
+                    "offset": message.offset,
+                    "error": error,
+                },
+            )
+        await self.dlq.send_many(records)
+        telemetry.DEAD_LETTERED.labels(self.group_id).inc(len(poison))
+
+    async def _commit(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # Partitions moved to another member: it re-reads from the last commit
+            # and processed_events drops what we already applied.
+            log.warning(
+                "offset commit failed", extra={"consumer": self.group_id, "error": str(exc)}
+            )
+
+    @staticmethod
+    def _to_message(record: Any) -> Message:
+        return Message(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers or []),
+            timestamp_ms=record.timestamp,
+        )

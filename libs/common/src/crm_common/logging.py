@@ -1,0 +1,77 @@
+"""Structured JSON logging that never prints personal data or secrets.
+
+Fields passed with ``extra=`` whose names suggest personal data or secrets are
+replaced by ``[redacted]``; email addresses and phone numbers inside messages
+and other values are masked as well, so a careless log line cannot leak them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+_SENSITIVE_KEYS = re.compile(
+    r"(email|phone|address|postal|zip|name|kana|birthday|password|secret|token|api_key|"
+    r"authorization|cookie|hmac|signature)",
+    re.IGNORECASE,
+)
+_SAFE_KEYS = {"consumer", "topic", "service", "route", "tenant_id", "event_id", "name_of_job"}
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w])(\+?\d[\d\- ]{8,}\d)(?![\w])")
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def scrub(text: str) -> str:
+    """Mask email addresses and phone-number-like digit runs in free text."""
+    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+
+
+def _clean(key: str, value: Any) -> Any:
+    if key not in _SAFE_KEYS and _SENSITIVE_KEYS.search(key):
+        return "[redacted]"
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _clean(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(key, v) for v in value]
+    return value
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "msg": scrub(record.getMessage()),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = _clean(key, value)
+        if record.exc_info:
+            entry["exc"] = scrub(self.formatException(record.exc_info))
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """Route every logger (uvicorn's included) through the JSON formatter on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))

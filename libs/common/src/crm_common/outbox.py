@@ -1,0 +1,169 @@
+"""Transactional outbox: write events with the state change, publish after commit.
+
+``enqueue`` adds rows inside the caller's transaction. :class:`OutboxRelay`
+publishes unpublished rows in id order and marks them; one relay per schema
+publishes at a time (a PostgreSQL advisory lock held on its own connection,
+released by the server if the process dies). A crash between publish and mark
+re-publishes those rows; consumers drop the duplicates by ``event_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from crm_common import telemetry
+from crm_common.db import Database
+from crm_common.events import encode_event
+from crm_common.kafka import Producer
+from crm_common.plumbing import plumbing_tables
+
+log = logging.getLogger(__name__)
+
+
+async def enqueue(session: AsyncSession, schema: str, topic: str, events: Sequence[Any]) -> None:
+    """Add canonical events for ``topic`` (logical name) to this transaction's outbox."""
+    if not events:
+        return
+    outbox = plumbing_tables(schema)[0]
+    await session.execute(
+        outbox.insert(),
+        [
+            {
+                "topic": topic,
+                "key": e.partition_key(),
+                "event_id": e.event_id,
+                "payload": encode_event(e),
+                "headers": {},
+            }
+            for e in events
+        ],
+    )
+
+
+class OutboxRelay:
+    """Publish one schema's outbox to Kafka, in order, until stopped."""
+
+    def __init__(
+        self,
+        db: Database,
+        producer: Producer,
+        schema: str,
+        *,
+        batch: int = 500,
+        idle_sleep: float = 0.05,
+        keep_published: float = 86400.0,
+    ) -> None:
+        self.db = db
+        self.producer = producer
+        self.schema = schema
+        self.batch = batch
+        self.idle_sleep = idle_sleep
+        self.keep_published = keep_published
+        self._outbox = plumbing_tables(schema)[0]
+        self._lock_key = zlib.crc32(f"outbox:{schema}".encode())
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"outbox:{self.schema}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, timeout=30)
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                async with self.db.engine.connect() as lock_conn:
+                    if not await self._try_lock(lock_conn):
+                        await self._sleep(1.0)  # another replica is the publisher
+                        continue
+                    try:
+                        await self._publish_until_stopped()
+                    finally:
+                        await lock_conn.execute(text("SELECT pg_advisory_unlock_all()"))
+                        await lock_conn.commit()
+            except Exception as exc:
+                log.warning("outbox relay error", extra={"schema": self.schema, "error": repr(exc)})
+                await self._sleep(1.0)
+
+    async def _try_lock(self, conn: AsyncConnection) -> bool:
+        result = await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key})
+        await conn.commit()
+        return bool(result.scalar())
+
+    async def _publish_until_stopped(self) -> None:
+        pruned_at = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            published = await self.publish_once()
+            if loop.time() - pruned_at > 60:
+                await self._prune()
+                pruned_at = loop.time()
+            if published == 0:
+                await self._sleep(self.idle_sleep)
+
+    async def publish_once(self) -> int:
+        """Publish the next batch; return how many rows were published."""
+        o = self._outbox
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(o.c.id, o.c.topic, o.c.key, o.c.payload, o.c.headers)
+                    .where(o.c.published_at.is_(None))
+                    .order_by(o.c.id)
+                    .limit(self.batch)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self.producer.send_many(
+                (self.producer.topic(r.topic), r.key, r.payload, _headers(r.headers)) for r in rows
+            )
+            await session.execute(
+                update(o).where(o.c.id.in_([r.id for r in rows])).values(published_at=func.now())
+            )
+        telemetry.OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
+        return len(rows)
+
+    async def pending(self) -> int:
+        o = self._outbox
+        async with self.db.transaction() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(o).where(o.c.published_at.is_(None))
+            )
+        telemetry.OUTBOX_PENDING.labels(self.schema).set(count or 0)
+        return int(count or 0)
+
+    async def _prune(self) -> None:
+        o = self._outbox
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(o).where(
+                    o.c.published_at
+                    < func.now() - text(f"interval '{int(self.keep_published)} seconds'")
+                )
+            )
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+
+def _headers(raw: Any) -> list[tuple[str, bytes]] | None:
+    if not raw:
+        return None
+    if isinstance(raw, bytes | str):
+        raw = orjson.loads(raw)
+    return [(k, str(v).encode()) for k, v in raw.items()]

@@ -1,0 +1,75 @@
+"""Tables every service schema has: the transactional outbox and processed event ids."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from crm_common.db import NAMING_CONVENTION
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """Rows written in the same transaction as the state change they announce."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("topic", Text, nullable=False),
+        Column("key", Text, nullable=True),
+        Column("event_id", Text, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+
+
+def processed_events_table(metadata: MetaData) -> Table:
+    """Event ids a consumer group has applied: the idempotence guard."""
+    return Table(
+        "processed_events",
+        metadata,
+        Column("consumer", Text, nullable=False),
+        Column("event_id", Text, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "event_id"),
+    )
+
+
+@cache
+def plumbing_tables(schema: str) -> tuple[Table, Table]:
+    """``(outbox, processed_events)`` of one service schema."""
+    metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+    return outbox_table(metadata), processed_events_table(metadata)
+
+
+def create_plumbing_tables(op: Any, schema: str) -> None:
+    """Alembic helper for a service's first revision (``op`` is ``alembic.op``)."""
+    outbox, processed = plumbing_tables(schema)
+    outbox.metadata.create_all(op.get_bind(), tables=[outbox, processed])
+
+
+def drop_plumbing_tables(op: Any, schema: str) -> None:
+    outbox, processed = plumbing_tables(schema)
+    outbox.metadata.drop_all(op.get_bind(), tables=[outbox, processed])

@@ -1,0 +1,216 @@
+"""What every service process shares: app factory, health, metrics, CLI.
+
+A service builds its app with :func:`create_service_app`, passing a ``setup``
+async context manager that wires its consumers, relays and clients onto the
+:class:`Runtime`; the factory owns the engine and the producer, and adds
+``/healthz``, ``/readyz`` (Kafka and Postgres round trips), ``/metrics`` and
+the error format. :func:`service_cli` gives ``serve`` and ``migrate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import ORJSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from crm_common import telemetry
+from crm_common.db import Database
+from crm_common.errors import install_error_handlers
+from crm_common.kafka import ConsumerRunner, Producer, ensure_topics
+from crm_common.logging import configure_logging
+from crm_common.migrations import upgrade
+from crm_common.outbox import OutboxRelay
+from crm_common.settings import BaseServiceSettings, ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Clients built in the lifespan; services hang their own on ``extras``."""
+
+    settings: Any
+    db: Database
+    producer: Producer
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    relays: list[OutboxRelay] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+    background: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+Setup = Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def _no_setup(_: FastAPI, __: Runtime) -> AsyncIterator[None]:
+    yield
+
+
+async def _start_producer(producer: Producer, attempts: int = 60) -> None:
+    for attempt in range(attempts):
+        try:
+            await producer.start()
+            return
+        except Exception as exc:
+            if attempt == attempts - 1:
+                raise
+            log.warning("kafka not reachable yet", extra={"error": repr(exc)})
+            await asyncio.sleep(1)
+
+
+def create_service_app(
+    *,
+    settings: BaseServiceSettings,
+    service: ServiceSettings,
+    title: str,
+    description: str = "",
+    routers: Sequence[APIRouter] = (),
+    setup: Setup = _no_setup,
+) -> FastAPI:
+    """A FastAPI app with the shared lifespan, health, readiness, metrics and errors."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service.name, service.log_level)
+        db = Database.from_settings(settings.postgres)
+        producer = Producer(settings.kafka, client_id=f"crm-{service.name}")
+        await _start_producer(producer)
+        await ensure_topics(settings.kafka)
+        runtime = Runtime(settings=settings, db=db, producer=producer)
+        app.state.runtime = runtime
+        try:
+            async with setup(app, runtime):
+                for relay in runtime.relays:
+                    await relay.start()
+                for consumer in runtime.consumers:
+                    await consumer.start()
+                log.info("service started", extra={"port": service.port})
+                yield
+                await _shutdown(runtime)
+        finally:
+            await producer.stop()
+            await db.close()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    install_error_handlers(app)
+    _add_probes(app, service.name)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _shutdown(runtime: Runtime) -> None:
+    for task in runtime.background:
+        task.cancel()
+    for consumer in runtime.consumers:
+        await consumer.stop()
+    for relay in runtime.relays:
+        await relay.stop()
+
+
+def _add_probes(app: FastAPI, name: str) -> None:
+    @app.middleware("http")
+    async def _timing(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        telemetry.HTTP_SECONDS.labels(name, path, request.method, response.status_code).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    @app.get("/healthz", tags=["ops"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", tags=["ops"], summary="Kafka and PostgreSQL answer")
+    async def readyz(request: Request) -> ORJSONResponse:
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        if runtime is None:
+            return ORJSONResponse({"status": "starting"}, status_code=503)
+        checks = {
+            "postgres": await _check(runtime.db.ping()),
+            "kafka": await _check(runtime.producer.check()),
+        }
+        ok = all(v == "ok" for v in checks.values())
+        return ORJSONResponse(
+            {"status": "ready" if ok else "unready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def metrics(request: Request) -> Response:
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        if runtime is not None:
+            await _refresh_gauges(runtime)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _check(probe: Any) -> str:
+    try:
+        await asyncio.wait_for(probe, timeout=3.0)
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+
+
+async def _refresh_gauges(runtime: Runtime) -> None:
+    for consumer in runtime.consumers:
+        try:
+            telemetry.CONSUMER_LAG.labels(consumer.group_id).set(await consumer.lag())
+        except Exception:
+            pass
+    for relay in runtime.relays:
+        try:
+            await relay.pending()
+        except Exception:
+            pass
+
+
+def service_cli(
+    package: str,
+    service_factory: Callable[[], ServiceSettings],
+    settings_factory: Callable[[], BaseServiceSettings],
+) -> typer.Typer:
+    """``python -m crm_<name> serve|migrate``."""
+    cli = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True)
+
+    @cli.command()
+    def serve() -> None:
+        """Run the HTTP service (and its consumers) with uvicorn."""
+        svc = service_factory()
+        configure_logging(svc.name, svc.log_level)
+        uvicorn.run(
+            f"{package}.app:create_app",
+            factory=True,
+            host=svc.host,
+            port=svc.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+        )
+
+    @cli.command()
+    def migrate() -> None:
+        """Create or upgrade this service's schema (Alembic)."""
+        settings = settings_factory()
+        upgrade(package, settings.postgres.url())
+        typer.echo(f"{package}: schema at head")
+
+    return cli

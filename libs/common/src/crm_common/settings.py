@@ -1,0 +1,81 @@
+"""Settings pieces shared by every service (pydantic-settings).
+
+Each service composes one ``Settings`` class from these pieces; every field can
+be overridden by environment variables (``KAFKA_BOOTSTRAP_SERVERS``,
+``POSTGRES_PORT``, ``PROFILE_PORT`` ...).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TOPICS = ("crm.raw.v1", "crm.events.v1", "crm.profiles.v1", "crm.segments.v1", "crm.dlq.v1")
+
+SERVICE_PORTS = {
+    "dashboard": 8000,
+    "ingest": 8001,
+    "profile": 8002,
+    "segment": 8003,
+    "messaging": 8004,
+}
+
+
+class KafkaSettings(BaseSettings):
+    """Where the broker is and how topics are named.
+
+    ``topic_prefix`` isolates test runs that share one broker: ``t1a2b.`` turns
+    ``crm.events.v1`` into ``t1a2b.crm.events.v1``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    client_id: str = "crm"
+
+    def topic(self, name: str) -> str:
+        """The physical topic name for a logical one (``crm.events.v1``)."""
+        return f"{self.topic_prefix}{name}"
+
+
+class PostgresSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POSTGRES_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: SecretStr = SecretStr("")
+    database: str = "crm"
+    pool_size: int = Field(default=10, ge=1)
+
+    def url(self, driver: str = "postgresql+asyncpg", database: str | None = None) -> str:
+        """A SQLAlchemy URL (``driver="postgresql"`` gives a libpq/asyncpg DSN)."""
+        secret = self.password.get_secret_value()
+        auth = f"{self.user}:{secret}@" if secret else f"{self.user}@"
+        return f"{driver}://{auth}{self.host}:{self.port}/{database or self.database}"
+
+
+class ServiceSettings(BaseSettings):
+    """Identity and HTTP binding of one service process."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    name: str
+    host: str = "127.0.0.1"
+    port: int
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    service_token: SecretStr = Field(
+        default=SecretStr("dev-service-token"), validation_alias="CRM_SERVICE_TOKEN"
+    )
+
+
+class BaseServiceSettings(BaseSettings):
+    """What every service has: its identity, Kafka and Postgres."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)

@@ -1,0 +1,26 @@
+"""Prometheus metrics shared by the plumbing (each service adds its own)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CONSUMED = Counter("crm_consumer_records_total", "Records consumed", ["consumer"])
+DUPLICATES = Counter(
+    "crm_consumer_duplicates_total", "Records skipped as already processed", ["consumer"]
+)
+DEAD_LETTERED = Counter("crm_dead_lettered_total", "Records sent to the DLQ", ["consumer"])
+CONSUMER_BATCH_SECONDS = Histogram(
+    "crm_consumer_batch_seconds",
+    "Time to apply one batch",
+    ["consumer"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_LAG = Gauge("crm_consumer_lag_records", "Records behind the high watermark", ["consumer"])
+OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Outbox rows published", ["schema"])
+OUTBOX_PENDING = Gauge("crm_outbox_pending_rows", "Outbox rows not yet published", ["schema"])
+HTTP_SECONDS = Histogram(
+    "crm_http_request_seconds",
+    "HTTP answer time",
+    ["service", "route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

@@ -1,0 +1,1 @@
+"""crm_messaging service."""

@@ -1,0 +1,4 @@
+from crm_common.migrations import run_env
+from crm_segment.tables import metadata
+
+run_env(metadata)

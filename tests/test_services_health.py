@@ -1,0 +1,89 @@
+"""Each of the five services starts as a real process and answers its probes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.infra
+
+SERVICES = ("ingest", "profile", "segment", "messaging", "dashboard")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def running_services(infra):  # type: ignore[no-untyped-def]
+    import os
+
+    procs, urls = [], {}
+    for name in SERVICES:
+        port = _free_port()
+        env = {
+            **os.environ,
+            **infra.env,
+            f"{name.upper()}_PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", f"crm_{name}", "serve"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
+        urls[name] = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    pending = set(SERVICES)
+    while pending and time.monotonic() < deadline:
+        for name in list(pending):
+            try:
+                if httpx.get(f"{urls[name]}/readyz", timeout=2).status_code == 200:
+                    pending.discard(name)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    yield urls, pending
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(30)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_probes(running_services, name: str) -> None:  # type: ignore[no-untyped-def]
+    urls, not_ready = running_services
+    assert name not in not_ready, f"{name} never answered /readyz with 200"
+    base = urls[name]
+    assert httpx.get(f"{base}/healthz").json() == {"status": "ok", "service": name}
+    ready = httpx.get(f"{base}/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"postgres": "ok", "kafka": "ok"}}
+    metrics = httpx.get(f"{base}/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert "crm_http_request_seconds_bucket" in metrics.text
+    openapi = httpx.get(f"{base}/openapi.json").json()
+    assert openapi["info"]["title"] == f"CRM {name}"
+    assert {"/healthz", "/readyz", "/metrics"} <= set(openapi["paths"])
+    assert httpx.get(f"{base}/docs").status_code == 200
+
+
+def test_services_stop_gracefully_on_sigterm(running_services) -> None:  # type: ignore[no-untyped-def]
+    # Covered by the fixture's teardown (terminate + wait); here: unknown routes answer
+    # with the error shape every client can rely on.
+    urls, _ = running_services
+    response = httpx.get(f"{urls['profile']}/nope")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"code": "not_found", "message": "Not Found", "details": []}
+    }
