@@ -1,0 +1,129 @@
+"""Which CSV column holds which field, for headers in Japanese or English."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from crm_ingest.domain.errors import HeaderError
+
+
+class RowKind(StrEnum):
+    CUSTOMERS = "customers"
+    ORDERS = "orders"
+
+
+_CONTACT: dict[str, tuple[str, ...]] = {
+    "customer_id": ("顧客ID", "会員ID", "顧客番号", "会員番号", "customer_id", "customer id"),
+    "email": ("メールアドレス", "メール", "Eメール", "PCメールアドレス", "email", "e-mail", "mail"),
+    "phone": ("電話番号", "電話", "TEL", "携帯電話番号", "phone", "telephone"),
+}
+
+_CUSTOMER: dict[str, tuple[str, ...]] = {
+    **_CONTACT,
+    "last_name": ("姓", "氏", "お名前(姓)", "last_name", "family_name"),
+    "first_name": ("名", "お名前(名)", "first_name", "given_name"),
+    "last_name_kana": ("セイ", "姓カナ", "姓(カナ)", "フリガナ(姓)", "last_name_kana"),
+    "first_name_kana": ("メイ", "名カナ", "名(カナ)", "フリガナ(名)", "first_name_kana"),
+    "postal_code": ("郵便番号", "〒", "postal_code", "zip", "zipcode", "zip_code"),
+    "prefecture": ("都道府県", "prefecture", "province"),
+    "city": ("市区町村", "city"),
+    "address1": ("住所1", "住所", "address1", "address"),
+    "address2": ("住所2", "建物名", "address2"),
+    "birthday": ("生年月日", "誕生日", "birthday", "birthdate", "date_of_birth"),
+    "gender": ("性別", "gender", "sex"),
+    "email_consent": (
+        "メルマガ",
+        "メルマガ購読",
+        "メルマガ配信",
+        "メールマガジン",
+        "email_consent",
+        "accepts_marketing",
+        "newsletter",
+    ),
+    "tags": ("タグ", "tags"),
+    "created_at": ("登録日", "登録日時", "入会日", "created_at"),
+    "updated_at": ("更新日", "更新日時", "updated_at"),
+}
+
+_ORDER: dict[str, tuple[str, ...]] = {
+    **_CONTACT,
+    "order_id": ("受注番号", "注文番号", "受注ID", "注文ID", "order_id", "order_number"),
+    "placed_at": (
+        "受注日時",
+        "注文日時",
+        "受注日",
+        "注文日",
+        "placed_at",
+        "order_date",
+        "ordered_at",
+    ),
+    "total": ("合計金額", "総合計", "支払合計", "請求金額", "total", "total_price"),
+    "subtotal": ("小計", "商品合計", "subtotal"),
+    "shipping": ("送料", "shipping"),
+    "total_tax": ("消費税", "税額", "tax", "total_tax"),
+    "total_discounts": ("値引額", "割引額", "値引き", "discount", "total_discounts"),
+    "currency": ("通貨", "currency"),
+    "kind": ("受注種別", "注文種別", "order_type", "kind"),
+    "subscription": ("定期", "定期購入", "subscription"),
+    "product_id": ("商品ID", "product_id"),
+    "sku": ("商品コード", "品番", "型番", "sku"),
+    "title": ("商品名", "title", "product_name"),
+    "category": ("カテゴリ", "カテゴリー", "category"),
+    "quantity": ("数量", "個数", "quantity", "qty"),
+    "unit_price": ("単価", "販売価格", "unit_price", "price"),
+}
+
+_REQUIRED: dict[RowKind, tuple[tuple[str, ...], ...]] = {
+    # each tuple: at least one of these fields must have a column
+    RowKind.CUSTOMERS: (("customer_id", "email", "phone"),),
+    RowKind.ORDERS: (("order_id",), ("placed_at",), ("total",), ("customer_id", "email", "phone")),
+}
+
+_FIELDS = {RowKind.CUSTOMERS: _CUSTOMER, RowKind.ORDERS: _ORDER}
+_DECORATION = re.compile(r"[\s_\-()（）【】\[\]・]")
+
+
+def header_key(name: str) -> str:
+    """A header cell reduced for matching: NFKC, lower case, no spaces or brackets."""
+    return _DECORATION.sub("", unicodedata.normalize("NFKC", name).lower())
+
+
+_LOOKUP: dict[RowKind, dict[str, str]] = {
+    kind: {header_key(alias): field for field, aliases in fields.items() for alias in aliases}
+    for kind, fields in _FIELDS.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Field name -> the header cell as written in the file, plus unrecognised columns."""
+
+    kind: RowKind
+    fields: dict[str, str]
+    unknown: tuple[str, ...]
+
+    def label(self, field: str) -> str:
+        """The column as the operator wrote it (for messages), else the field name."""
+        return self.fields.get(field, field)
+
+
+def resolve_columns(kind: RowKind, header: Sequence[str]) -> Columns:
+    """Map a header row; raises :class:`HeaderError` for repeated or missing fields."""
+    fields: dict[str, str] = {}
+    unknown: list[str] = []
+    for name in header:
+        field = _LOOKUP[kind].get(header_key(name))
+        if field is None:
+            unknown.append(name)
+        elif field in fields:
+            raise HeaderError(f"columns {fields[field]!r} and {name!r} both mean {field}")
+        else:
+            fields[field] = name
+    for alternatives in _REQUIRED[kind]:
+        if not any(field in fields for field in alternatives):
+            raise HeaderError(f"{kind.value}: missing column for {' or '.join(alternatives)}")
+    return Columns(kind, fields, tuple(unknown))

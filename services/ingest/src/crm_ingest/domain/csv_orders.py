@@ -1,0 +1,109 @@
+"""An orders CSV row to a one-line ``order.placed`` (rows are grouped afterwards)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import NoReturn
+
+from crm_common.events import Money, OrderData, OrderKind, OrderLine, OrderPlaced
+from crm_ingest.domain import csv_values as cv
+from crm_ingest.domain.csv_common import Cells, RowContext, build_event, contact_identity
+from crm_ingest.domain.errors import NormalizationError, field_error
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_LINE_FIELDS = ("product_id", "sku", "title", "quantity", "unit_price")
+_KINDS = {
+    "通常": OrderKind.REGULAR,
+    "通常購入": OrderKind.REGULAR,
+    "regular": OrderKind.REGULAR,
+    "定期": OrderKind.SUBSCRIPTION,
+    "定期購入": OrderKind.SUBSCRIPTION,
+    "subscription": OrderKind.SUBSCRIPTION,
+    "頒布会": OrderKind.HANPUKAI,
+    "hanpukai": OrderKind.HANPUKAI,
+    "予約": OrderKind.PRE_ORDER,
+    "予約購入": OrderKind.PRE_ORDER,
+    "pre_order": OrderKind.PRE_ORDER,
+    "preorder": OrderKind.PRE_ORDER,
+}
+
+
+def order_row(cells: Cells, ctx: RowContext) -> OrderPlaced:
+    """One row: the order's cells plus at most one line item."""
+    identity = contact_identity(cells, ctx)
+    if identity.is_empty():
+        wanted = " / ".join(cells.col(f) for f in ("customer_id", "email", "phone"))
+        raise NormalizationError(f"no customer identity: {wanted} is empty")
+    order_id = _required(cells, "order_id")
+    placed_at = cv.timestamp(cells.col("placed_at"), cells.raw("placed_at"), ctx.tenant.zone)
+    currency = _currency(cells, ctx)
+    data = OrderData(
+        order_id=order_id,
+        order_number=order_id,
+        kind=_kind(cells),
+        placed_at=placed_at or _missing(cells, "placed_at"),
+        currency=currency,
+        subtotal=_amount(cells, "subtotal", currency),
+        total_discounts=_amount(cells, "total_discounts", currency),
+        total_tax=_amount(cells, "total_tax", currency),
+        shipping=_amount(cells, "shipping", currency),
+        total=_amount(cells, "total", currency) or _missing(cells, "total"),
+        lines=_lines(cells, currency),
+    )
+    return build_event(
+        OrderPlaced, ctx, key=order_id, occurred_at=data.placed_at, identity=identity, data=data
+    )
+
+
+def _lines(cells: Cells, currency: str) -> list[OrderLine]:
+    if not any(cells.text(field) for field in _LINE_FIELDS):
+        return []  # an order-only row (exports without line items)
+    quantity = cv.quantity(cells.col("quantity"), cells.raw("quantity"))
+    unit_price = _amount(cells, "unit_price", currency)
+    return [
+        OrderLine(
+            product_id=cells.text("product_id"),
+            sku=cells.text("sku"),
+            title=cells.text("title") or cells.text("sku") or _missing(cells, "title"),
+            category=cells.text("category"),
+            quantity=1 if quantity is None else quantity,  # exports omit 数量 for single items
+            unit_price=Money(
+                amount=unit_price if unit_price is not None else _missing(cells, "unit_price"),
+                currency=currency,
+            ),
+        )
+    ]
+
+
+def _kind(cells: Cells) -> OrderKind:
+    """受注種別 (通常/定期/頒布会/予約) wins; else a yes/no 定期 column."""
+    written = cells.text("kind")
+    if written is not None:
+        kind = _KINDS.get(written.lower().replace("-", "_"))
+        if kind is None:
+            raise field_error(cells.col("kind"), f"unknown order type: {written!r}")
+        return kind
+    recurring = cv.flag(cells.col("subscription"), cells.raw("subscription"))
+    return OrderKind.SUBSCRIPTION if recurring else OrderKind.REGULAR
+
+
+def _currency(cells: Cells, ctx: RowContext) -> str:
+    written = cells.text("currency")
+    if written is None:
+        return ctx.tenant.currency
+    if not _CURRENCY.match(written.upper()):
+        raise field_error(cells.col("currency"), f"not an ISO 4217 code: {written!r}")
+    return written.upper()
+
+
+def _amount(cells: Cells, field: str, currency: str) -> Decimal | None:
+    return cv.amount(cells.col(field), cells.raw(field), currency)
+
+
+def _required(cells: Cells, field: str) -> str:
+    return cells.text(field) or _missing(cells, field)
+
+
+def _missing(cells: Cells, field: str) -> NoReturn:
+    raise field_error(cells.col(field), "missing")
