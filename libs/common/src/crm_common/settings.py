@@ -10,7 +10,15 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TOPICS = ("crm.raw.v1", "crm.events.v1", "crm.profiles.v1", "crm.segments.v1", "crm.dlq.v1")
+TOPICS = (
+    "crm.raw.v1",
+    "crm.events.v1",
+    "crm.profiles.v1",
+    "crm.segments.v1",
+    "crm.tenants.v1",
+    "crm.dlq.v1",
+)
+COMPACTED_TOPICS = frozenset({"crm.tenants.v1"})
 
 SERVICE_PORTS = {
     "dashboard": 8000,

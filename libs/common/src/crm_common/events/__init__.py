@@ -36,6 +36,7 @@ from crm_common.events._registry import (
 from crm_common.events.commerce import *  # noqa: F403
 from crm_common.events.customers import *  # noqa: F403
 from crm_common.events.downstream import *  # noqa: F403
+from crm_common.events.tenancy import TenantConfig, TenantConfigured
 
 __all__ = [
     "CURRENT_VERSION",
@@ -47,6 +48,8 @@ __all__ = [
     "Frozen",
     "Identity",
     "Money",
+    "TenantConfig",
+    "TenantConfigured",
     "UtcDatetime",
     "best_identity",
     "decode_event",

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Union
 import orjson
 from pydantic import Field, TypeAdapter, ValidationError
 
-from crm_common.events import commerce, customers, downstream
+from crm_common.events import commerce, customers, downstream, tenancy
 
 _EVENT_CLASSES = (
     commerce.OrderPlaced,
@@ -46,6 +46,7 @@ _EVENT_CLASSES = (
     downstream.MessageBounced,
     downstream.MessageComplained,
     downstream.CallOutcomeRecorded,
+    tenancy.TenantConfigured,
 )
 
 Event = Annotated[Union[_EVENT_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
