@@ -1,0 +1,78 @@
+"""Domain exceptions of messaging.
+
+MessagingError
+ ├── InvalidIdentifier        an id part that would make derived ids ambiguous
+ ├── NaiveDatetimeError       a timestamp without a timezone reached the domain
+ ├── UnknownTimezone          a tenant or journey names no IANA zone
+ ├── TemplateRenderError      a template failed at send time for a reason other
+ │                            than a missing variable (sandbox violation, bad filter use)
+ ├── TrackingTokenError       a tracking token must not be honoured
+ │    ├── TokenInvalid        malformed, wrong kind or signature mismatch (tampered)
+ │    ├── TokenExpired        signature fine, expiry passed
+ │    └── LinkNotAllowed      click token does not name a link of its message
+ ├── UnencodableCharacters    DM CSV cells that the chosen encoding cannot hold
+ └── JourneyStateError        a run state that does not fit its journey definition
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MessagingError(Exception):
+    """Base of every messaging domain error."""
+
+
+class InvalidIdentifier(MessagingError, ValueError):
+    pass
+
+
+class NaiveDatetimeError(MessagingError, ValueError):
+    pass
+
+
+class UnknownTimezone(MessagingError, ValueError):
+    pass
+
+
+class TemplateRenderError(MessagingError):
+    def __init__(self, part: str, message: str) -> None:
+        super().__init__(f"{part}: {message}")
+        self.part = part
+
+
+class TrackingTokenError(MessagingError):
+    pass
+
+
+class TokenInvalid(TrackingTokenError):
+    pass
+
+
+class TokenExpired(TrackingTokenError):
+    pass
+
+
+class LinkNotAllowed(TrackingTokenError):
+    pass
+
+
+@dataclass(frozen=True)
+class EncodingProblem:
+    """One cell that cannot be written in the chosen encoding (row is 0-based, header excluded)."""
+
+    row: int
+    column: str
+    characters: str
+
+
+class UnencodableCharacters(MessagingError):
+    def __init__(self, encoding: str, problems: list[EncodingProblem]) -> None:
+        shown = ", ".join(f"row {p.row} {p.column}: {p.characters}" for p in problems[:5])
+        super().__init__(f"{len(problems)} cell(s) not representable in {encoding}: {shown}")
+        self.encoding = encoding
+        self.problems = problems
+
+
+class JourneyStateError(MessagingError):
+    pass
