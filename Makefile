@@ -37,7 +37,7 @@ test: lint  ## lint, type-check, then every test against the real Kafka and Post
 	@bash scripts/test.sh $(PYTEST_ARGS)
 
 bench: install  ## raw limits of this machine (and later every stage), bench/results/latest.json
-	@bash scripts/with-infra.sh $(RUN) python -m bench
+	@bash scripts/with-infra.sh $(RUN) python -m bench --update-readme $(BENCH_ARGS)
 
 clean: down
 	rm -rf .local
