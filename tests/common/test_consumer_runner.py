@@ -95,3 +95,78 @@ async def test_one_bad_message_goes_to_dlq_and_the_rest_are_applied(infra) -> No
     assert junk.value == b"{not json" and junk.key == "junk"
     await producer.stop()
     await db.close()
+
+
+async def test_a_member_joining_mid_stream_changes_nothing_in_the_result(infra) -> None:
+    """Rebalance safety: partitions move while batches are in flight; totals stay exact."""
+    run = uuid.uuid4().hex[:8]
+    topic = f"rebalance-{run}"
+    kafka = infra.kafka_settings(partitions=6)
+    await ensure_topics(kafka, [topic])
+    db = Database(infra.pg_url())
+    ledger = Ledger(f"ledger_r_{run}")
+    await ledger.create(db)
+    producer = Producer(kafka)
+    await producer.start()
+    events = [payment(f"t-{run}", i, i % 50 + 1) for i in range(6_000)]
+    await producer.send_many(
+        (kafka.topic(topic), e.partition_key(), encode_event(e), None) for e in events
+    )
+
+    def member() -> ConsumerRunner:
+        return ConsumerRunner(
+            group_id=f"rb-{run}",
+            topics=[kafka.topic(topic)],
+            kafka=kafka,
+            db=db,
+            schema=ledger.schema,
+            handler=ledger.apply,
+            dlq_producer=producer,
+            max_batch=100,
+        )
+
+    first, second = member(), member()
+    await first.start()
+
+    async def started() -> bool:
+        return (await ledger.state(db))[0] >= 1_000
+
+    await _until(started)
+    await second.start()  # triggers a rebalance while `first` is mid-stream
+
+    async def done() -> bool:
+        return (await ledger.state(db))[0] == 6_000
+
+    await _until(done)
+    assert second.consumer.assignment(), "the second member never got partitions"
+    await asyncio.sleep(0.5)
+    await first.stop()
+    await second.stop()
+    expected = sum(i % 50 + 1 for i in range(6_000))
+    assert await ledger.state(db) == (6_000, expected, 6_000, expected)
+    await producer.stop()
+    await db.close()
+
+
+async def test_old_processed_ids_are_pruned_and_recent_ones_kept(infra) -> None:
+    from sqlalchemy import text
+
+    from crm_common.plumbing import prune_processed_events
+
+    db = Database(infra.pg_url())
+    schema = f"ledger_p_{uuid.uuid4().hex[:8]}"
+    await Ledger(schema).create(db)
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                f"INSERT INTO {schema}.processed_events (consumer, event_id, processed_at) VALUES "
+                "('g', 'old', now() - interval '20 days'), ('g', 'new', now() - interval '1 day')"
+            )
+        )
+    assert await prune_processed_events(db.engine, schema, 14) == 1
+    async with db.engine.connect() as conn:
+        left = (
+            await conn.execute(text(f"SELECT event_id FROM {schema}.processed_events"))
+        ).scalars()
+        assert list(left) == ["new"]
+    await db.close()

@@ -73,3 +73,21 @@ def create_plumbing_tables(op: Any, schema: str) -> None:
 def drop_plumbing_tables(op: Any, schema: str) -> None:
     outbox, processed = plumbing_tables(schema)
     outbox.metadata.drop_all(op.get_bind(), tables=[outbox, processed])
+
+
+async def prune_processed_events(engine: Any, schema: str, older_than_days: int) -> int:
+    """Forget processed ids older than the redelivery horizon; return rows deleted.
+
+    Dedup must outlive every way a record can come back (Kafka redelivery after a
+    crash is seconds; Shopify retries for hours; a DLQ replay is deliberate and
+    bypasses dedup anyway), so the default horizon of 14 days is generous.
+    """
+    _, processed = plumbing_tables(schema)
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            processed.delete().where(
+                processed.c.processed_at
+                < func.now() - text(f"interval '{int(older_than_days)} days'")
+            )
+        )
+    return int(result.rowcount or 0)

@@ -30,6 +30,7 @@ from crm_common.kafka import ConsumerRunner, Producer, ensure_topics
 from crm_common.logging import configure_logging
 from crm_common.migrations import upgrade
 from crm_common.outbox import OutboxRelay
+from crm_common.plumbing import prune_processed_events
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,10 @@ def create_service_app(
                     await relay.start()
                 for consumer in runtime.consumers:
                     await consumer.start()
+                schema = getattr(settings, "schema_name", service.name)
+                runtime.background.append(
+                    asyncio.create_task(_prune_forever(db, schema, service.dedup_retention_days))
+                )
                 log.info("service started", extra={"port": service.port})
                 yield
                 await _shutdown(runtime)
@@ -112,6 +117,17 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+async def _prune_forever(db: Database, schema: str, days: int) -> None:
+    while True:
+        try:
+            deleted = await prune_processed_events(db.engine, schema, days)
+            if deleted:
+                log.info("pruned processed event ids", extra={"rows": deleted})
+        except Exception as exc:  # retried next hour
+            log.warning("pruning processed event ids failed", extra={"error": repr(exc)})
+        await asyncio.sleep(3600)
 
 
 async def _shutdown(runtime: Runtime) -> None:

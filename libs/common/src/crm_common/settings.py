@@ -75,6 +75,7 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    dedup_retention_days: int = Field(default=14, ge=1)
     service_token: SecretStr = Field(
         default=SecretStr("dev-service-token"), validation_alias="CRM_SERVICE_TOKEN"
     )
