@@ -1,0 +1,247 @@
+"""Typed comparison of stored JSON values against condition operands.
+
+Both evaluators (in memory and SQL) follow this table, so it is the one place
+that says what a comparison means.
+
+Kinds. A condition's operands have one kind, declared by ``"type"`` or inferred
+from the values given:
+
+============  ===============================================================
+kind          what counts as a value of that kind (operand or stored value)
+============  ===============================================================
+``number``    a JSON number (not true/false) or a decimal string matching
+              ``-?[0-9]+(\\.[0-9]+)?`` ("5000", "12.50"); compared as Decimal
+``datetime``  a string ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`` naming a real
+              instant (year 1000-9999); compared as an aware instant
+``string``    a JSON string; compared by code point (SQL uses ``COLLATE "C"``)
+``boolean``   JSON true / false; only ``=``, ``!=``, ``in``, ``not_in``
+============  ===============================================================
+
+Inference: all booleans -> boolean; all numbers or decimal strings -> number;
+all timestamps -> datetime; otherwise all strings -> string. Mixing a JSON
+number or boolean with text that is not of its kind is a definition error.
+
+Missing values. A field that is absent, JSON null, or not of the condition's
+kind makes every comparison false, ``!=`` and ``not_in`` included; only
+``not_exists`` is true for it. ``not`` is plain negation of that two-valued
+result, so ``not (x = 1)`` holds for a profile without ``x``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import SerializationInfo
+
+Scalar = bool | int | float | str | Decimal
+Comparable = Decimal | datetime | str | bool
+
+NUMBER_BODY = r"-?[0-9]+(\.[0-9]+)?"
+TIMESTAMP_BODY = (
+    r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])"
+)
+NUMBER_SQL_PATTERN = f"^{NUMBER_BODY}$"
+TIMESTAMP_SQL_PATTERN = f"^{TIMESTAMP_BODY}$"
+_NUMBER_RE = re.compile(NUMBER_BODY)
+_TIMESTAMP_RE = re.compile(TIMESTAMP_BODY)
+_DATE_RE = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}")
+_INTEGER_LIKE = re.compile(r"-?[0-9]+")
+MAX_PATH_SEGMENTS = 8
+MAX_PATH_LENGTH = 200
+
+
+class ValueKind(StrEnum):
+    NUMBER = "number"
+    DATETIME = "datetime"
+    STRING = "string"
+    BOOLEAN = "boolean"
+
+
+ORDERED_KINDS = frozenset({ValueKind.NUMBER, ValueKind.DATETIME, ValueKind.STRING})
+
+COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def as_number(raw: object) -> Decimal | None:
+    """The number a stored value stands for, or None when it is not a number."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return Decimal(raw)
+    if isinstance(raw, float):
+        # repr is the shortest text that round-trips: what a JSON encoder writes
+        # and therefore what PostgreSQL parses into numeric.
+        return Decimal(repr(raw)) if math.isfinite(raw) else None
+    if isinstance(raw, Decimal):
+        return raw if raw.is_finite() else None
+    if isinstance(raw, str) and _NUMBER_RE.fullmatch(raw):
+        return Decimal(raw)
+    return None
+
+
+def as_datetime(raw: object) -> datetime | None:
+    """The instant an ISO timestamp string names, or None (see the module table)."""
+    if not isinstance(raw, str) or not _TIMESTAMP_RE.fullmatch(raw):
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:  # e.g. 2024-02-30: the pattern does not know month lengths
+        return None
+
+
+def coerce(raw: object, kind: ValueKind) -> Comparable | None:
+    """``raw`` as a value of ``kind``, or None when it is not one."""
+    if kind is ValueKind.NUMBER:
+        return as_number(raw)
+    if kind is ValueKind.DATETIME:
+        return as_datetime(raw)
+    if kind is ValueKind.STRING:
+        return raw if isinstance(raw, str) else None
+    return raw if isinstance(raw, bool) else None
+
+
+def infer_kind(values: Sequence[Scalar], declared: ValueKind | None) -> ValueKind:
+    """The kind of a condition's operands; ValueError names the offending value."""
+    if declared is not None:
+        for value in values:
+            if coerce(value, declared) is None:
+                raise ValueError(f"{value!r} is not a {declared.value} value")
+        return declared
+    for kind in (ValueKind.BOOLEAN, ValueKind.NUMBER, ValueKind.DATETIME, ValueKind.STRING):
+        if all(coerce(value, kind) is not None for value in values):
+            return kind
+    raise ValueError("values mix kinds: use numbers, timestamps, text or true/false alike")
+
+
+def operand_values(values: Sequence[Scalar], kind: ValueKind) -> tuple[Comparable, ...]:
+    """Operands converted to ``kind`` (already checked by :func:`infer_kind`)."""
+    converted = tuple(coerce(value, kind) for value in values)
+    return tuple(value for value in converted if value is not None)
+
+
+def parse_instant(raw: object) -> datetime:
+    """An absolute bound: an aware datetime, an ISO timestamp, or a date (midnight UTC)."""
+    if isinstance(raw, datetime):
+        if raw.tzinfo is None:
+            raise ValueError("timestamp must carry a time zone")
+        return raw.astimezone(UTC)
+    if isinstance(raw, str) and _DATE_RE.fullmatch(raw):
+        try:
+            return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a real date") from None
+    instant = as_datetime(raw)
+    if instant is None:
+        raise ValueError(f"{raw!r} is not a date or an ISO timestamp with a time zone")
+    return instant.astimezone(UTC)
+
+
+def check_path(path: str) -> str:
+    """Validate a field path: dot-separated segments, none empty or integer-like.
+
+    Integer-like segments are refused because PostgreSQL's ``#>`` would read
+    them as array indexes while the in-memory evaluator only walks objects.
+    """
+    if not path or len(path) > MAX_PATH_LENGTH:
+        raise ValueError(f"field path must have 1 to {MAX_PATH_LENGTH} characters")
+    segments = path.split(".")
+    if len(segments) > MAX_PATH_SEGMENTS:
+        raise ValueError(f"field path may have at most {MAX_PATH_SEGMENTS} segments")
+    for segment in segments:
+        if not segment or segment != segment.strip() or _INTEGER_LIKE.fullmatch(segment):
+            raise ValueError(f"invalid field path segment {segment!r} in {path!r}")
+    return path
+
+
+def resolve(document: Mapping[str, Any], path: str) -> Any:
+    """The value at ``path``: a flat key ``"a.b"`` if it holds a value, else nested ``a`` -> ``b``.
+
+    Returns None for a missing value and for JSON null alike.
+    """
+    flat = document.get(path)
+    if flat is not None:
+        return flat
+    current: Any = document
+    for segment in path.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(segment)
+    return current
+
+
+def match_value(op: str, kind: ValueKind, operands: Sequence[Comparable], raw: object) -> bool:
+    """Whether a stored value satisfies ``op`` against the operands (see module table)."""
+    if op == "exists":
+        return raw is not None
+    if op == "not_exists":
+        return raw is None
+    if op == "contains":
+        return _contains(raw, operands[0])
+    value = coerce(raw, kind)
+    if value is None:
+        return False
+    if op == "in":
+        return value in operands
+    if op == "not_in":
+        return value not in operands
+    if op == "between":
+        low: Any = operands[0]
+        high: Any = operands[1]
+        return bool(low <= value <= high)
+    return COMPARATORS[op](value, operands[0])
+
+
+def _contains(raw: object, needle: object) -> bool:
+    # Lists hold the needle as an element (tags); text holds it as a substring.
+    if isinstance(raw, list):
+        return any(isinstance(item, str) and item == needle for item in raw)
+    if isinstance(raw, str) and isinstance(needle, str):
+        return needle in raw
+    return False
+
+
+def operand_input(value: object) -> Scalar | tuple[Scalar, ...] | None:
+    """A condition's ``value`` as given: a JSON scalar, a list of them, or absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float | str | Decimal) and _is_scalar(value):
+        return value
+    if isinstance(value, list | tuple) and all(_is_scalar(item) for item in value):
+        return tuple(value)
+    raise ValueError("value must be a number, text, true/false, or a list of those")
+
+
+def operand_output(value: Scalar | tuple[Scalar, ...] | None, info: SerializationInfo) -> Any:
+    """Serialise a ``value``; in JSON, Decimals travel as strings (never floats)."""
+    if info.mode != "json":
+        return value
+    items = value if isinstance(value, tuple) else (value,)
+    out = [format(item, "f") if isinstance(item, Decimal) else item for item in items]
+    return out if isinstance(value, tuple) else out[0]
+
+
+def _is_scalar(value: object) -> bool:
+    if isinstance(value, float | Decimal):
+        return math.isfinite(value)
+    return isinstance(value, bool | int | str)
+
+
+def as_list(value: object) -> object:
+    """Accept a single item where a list is expected (``"F2"`` for ``["F2"]``)."""
+    return [value] if isinstance(value, str) else value
