@@ -115,7 +115,7 @@ def test_upcaster_turns_an_old_payload_into_the_current_shape() -> None:
 
 
 def test_every_type_is_registered_once() -> None:
-    assert len(EVENT_TYPES) == 36
+    assert len(EVENT_TYPES) == 37
     assert "order.placed" in EVENT_TYPES and "message.clicked" in EVENT_TYPES
 
 
@@ -123,3 +123,13 @@ def test_every_type_is_registered_once() -> None:
 def test_stable_event_id_is_a_function_of_its_parts(parts: list[str]) -> None:
     assert stable_event_id(*parts) == stable_event_id(*parts)
     assert stable_event_id(*parts) != stable_event_id(*parts, "more")
+
+
+def test_offset_file_clock_moves_every_reader(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from crm_common.clock import OffsetFileClock
+
+    path = tmp_path / "clock"
+    a, b = OffsetFileClock(path), OffsetFileClock(path)
+    assert abs((a.now() - datetime.now(UTC)).total_seconds()) < 1
+    a.advance(timedelta(days=90))
+    assert abs((b.now() - datetime.now(UTC) - timedelta(days=90)).total_seconds()) < 1

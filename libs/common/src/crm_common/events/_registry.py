@@ -32,6 +32,7 @@ _EVENT_CLASSES = (
     customers.TenantUninstalled,
     downstream.ProfileChanged,
     downstream.ProfileMerged,
+    downstream.ProfileActivity,
     downstream.SegmentEntered,
     downstream.SegmentExited,
     downstream.MessageQueued,

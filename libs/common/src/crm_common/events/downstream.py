@@ -32,6 +32,28 @@ class ProfileMerged(EnvelopeBase):
     data: ProfileMergedData
 
 
+class ProfileActivityData(Frozen):
+    """A canonical event attributed to the profile it belongs to.
+
+    Canonical events name people by identity (email, platform id, tokens); only
+    the profile service knows which profile that is. After applying an event it
+    republishes it here, keyed by ``tenant:profile_id`` on ``crm.profiles.v1``,
+    so segment (event conditions) and messaging (event triggers) can act on it
+    in order with the profile's changes.
+    """
+
+    profile_id: str
+    source_event_id: str
+    source_type: str
+    occurred_at: UtcDatetime
+    data: dict[str, Any]
+
+
+class ProfileActivity(EnvelopeBase):
+    type: Literal["profile.activity"] = "profile.activity"
+    data: ProfileActivityData
+
+
 class MembershipData(Frozen):
     segment_id: str
     profile_id: str
