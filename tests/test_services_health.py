@@ -87,3 +87,15 @@ def test_services_stop_gracefully_on_sigterm(running_services) -> None:  # type:
     assert response.json() == {
         "error": {"code": "not_found", "message": "Not Found", "details": []}
     }
+
+
+def test_api_docs_are_served_without_a_cdn(running_services) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    urls, _ = running_services
+    page = httpx.get(f"{urls['segment']}/docs").text
+    assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
+    assets = re.findall(r'(?:src|href)="(/[^"]+\.(?:js|css))"', page)
+    assert assets, page
+    for asset in assets:
+        assert httpx.get(f"{urls['segment']}{asset}").status_code == 200, asset

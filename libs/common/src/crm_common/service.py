@@ -21,6 +21,7 @@ import typer
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import ORJSONResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from crm_common import telemetry
@@ -106,7 +107,9 @@ def create_service_app(
             await producer.stop()
             await db.close()
 
-    app = FastAPI(
+    # FastAPIOffline serves the Swagger UI / ReDoc assets itself: the docs work
+    # on machines without Internet access (no CDN).
+    app = FastAPIOffline(
         title=title,
         description=description,
         lifespan=lifespan,
