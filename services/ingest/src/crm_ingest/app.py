@@ -1,17 +1,69 @@
-"""The ingest service's FastAPI app."""
+"""The ingest service's FastAPI app: webhooks, generic API, imports, admin; the
+normalizer (crm.raw.v1 -> crm.events.v1) and the outbox relay run in-process."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
-from crm_common.service import create_service_app
-from crm_ingest.config import Settings
+from crm_common.outbox import OutboxRelay
+from crm_common.service import Runtime, create_service_app
+from crm_ingest.api import admin, errors, events, imports, webhooks
+from crm_ingest.config import SCHEMA, Settings
+from crm_ingest.context import IngestContext
+from crm_ingest.handlers import ratelimit
+from crm_ingest.importer import ImportWorker
+from crm_ingest.normalizer import build_normalizer
+from crm_ingest.shopcache import ShopCache
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         service=settings.service,
         title="CRM ingest",
+        description="Shopify webhooks, generic cart events and CSV imports onto Kafka.",
+        routers=[webhooks.router, events.router, imports.router, admin.router],
+        setup=_setup,
     )
+    errors.install(app)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _setup(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
+    settings: Settings = runtime.settings
+    service = settings.service
+    worker = ImportWorker(runtime.db, service)
+    ctx = IngestContext(
+        settings=settings,
+        db=runtime.db,
+        producer=runtime.producer,
+        shops=ShopCache(runtime.db, service.tenant_cache_seconds),
+        imports=worker,
+    )
+    runtime.extras["ingest"] = ctx
+    runtime.consumers.append(build_normalizer(runtime.db, runtime.producer, settings.kafka))
+    runtime.relays.append(OutboxRelay(runtime.db, runtime.producer, SCHEMA))
+    runtime.background.append(asyncio.create_task(_maintain(ctx)))
+    yield
+    await worker.stop()
+
+
+async def _maintain(ctx: IngestContext) -> None:
+    """Resume imports left by a crashed worker; forget old rate-limit windows."""
+    interval = min(30.0, ctx.settings.service.import_stale_seconds / 2)
+    while True:
+        try:
+            await ctx.imports.resume_stale()
+            await ratelimit.prune(ctx.db)
+        except Exception as exc:  # retried next round
+            log.warning("maintenance failed", extra={"error": repr(exc)})
+        await asyncio.sleep(interval)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
 SCHEMA = "ingest"
+RAW_TOPIC = "crm.raw.v1"
+EVENTS_TOPIC = "crm.events.v1"
+TENANTS_TOPIC = "crm.tenants.v1"
+DLQ_TOPIC = "crm.dlq.v1"
+NORMALIZER_GROUP = "ingest-normalizer"
 
 
 class IngestService(ServiceSettings):
@@ -15,6 +22,15 @@ class IngestService(ServiceSettings):
 
     name: str = "ingest"
     port: int = 8001
+    admin_token: SecretStr = SecretStr("dev-admin-token")
+    max_webhook_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024)
+    tenant_cache_seconds: float = Field(default=5.0, ge=0)
+    rate_limit_per_second: int = Field(default=100, ge=1)
+    import_spool_dir: Path = Path("/tmp/crm-ingest-spool")
+    import_batch_rows: int = Field(default=1000, ge=1)
+    import_stale_seconds: float = Field(default=60.0, gt=0)
 
 
 class Settings(BaseServiceSettings):

@@ -198,8 +198,11 @@ class ConsumerRunner:
                 try:
                     message.payload = self.decode(record.value)
                     message.event_id = self.event_id(message)
-                except (EventDecodeError, ValueError, KeyError, TypeError) as exc:
+                except (EventDecodeError, ValueError) as exc:
                     poison.append((message, f"decode: {exc}"))
+                    continue
+                except Exception as exc:  # a custom decoder's bug must not stop the consumer
+                    poison.append((message, f"decode: {type(exc).__name__}: {exc}"))
                     continue
                 messages.append(message)
         with telemetry.CONSUMER_BATCH_SECONDS.labels(self.group_id).time():

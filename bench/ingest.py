@@ -1,0 +1,328 @@
+"""Ingest stage: webhook answer rate and latency, generic batch rate, normalizer rate,
+CSV import rate; throughput rows as a ratio to the same-run raw Kafka produce limit.
+
+Runs the real service as a subprocess against the bench database and topic prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from bench.common import BenchEnv, Row, scale
+from crm_common.kafka import Producer
+from crm_ingest.loadgen import headers as webhook_headers
+from crm_ingest.loadgen_shop import Shop
+from crm_ingest.raw_record import RawRecord
+from crm_ingest.topics import partitions_of
+
+STAGE = "ingest"
+ADMIN = "bench-admin-token"
+LEVELS = (1, 16, 64)
+
+
+def _env(env: BenchEnv, port: int) -> dict[str, str]:
+    pg = env.postgres
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": env.kafka.bootstrap_servers,
+        "KAFKA_TOPIC_PREFIX": env.kafka.topic_prefix,
+        "POSTGRES_HOST": pg.host,
+        "POSTGRES_PORT": str(pg.port),
+        "POSTGRES_USER": pg.user,
+        "POSTGRES_PASSWORD": pg.password.get_secret_value(),
+        "POSTGRES_DATABASE": pg.database,
+        "INGEST_PORT": str(port),
+        "INGEST_ADMIN_TOKEN": ADMIN,
+        "INGEST_RATE_LIMIT_PER_SECOND": "100000",
+        "INGEST_IMPORT_SPOOL_DIR": f"/tmp/crm-bench-spool-{env.kafka.topic_prefix.strip('.')}",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Migrate, then start ``python -m crm_ingest serve`` (blocking; run in a thread)."""
+    Path(env["INGEST_IMPORT_SPOOL_DIR"]).mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "crm_ingest", "migrate"], env=env, check=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "crm_ingest", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _start(env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
+    proc = await asyncio.to_thread(_spawn, env)
+    deadline = time.monotonic() + 90
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"{url}/readyz")).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("ingest did not become ready")
+
+
+async def _tenant(url: str) -> dict[str, Any]:
+    shop, secret = "bench-tea.myshopify.com", "bench-webhook-secret"
+    body = {"name": "bench", "shop_domains": [shop], "webhook_secrets": [secret]}
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{url}/admin/tenants", json=body, headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+    response.raise_for_status()
+    return {**response.json(), "shop": shop, "secret": secret}
+
+
+async def _webhooks(url: str, tenant: dict[str, Any], limit: float) -> list[Row]:
+    per_level = scale(2000)
+    history = Shop(7, customers=per_level, days=365).webhooks()
+    rows: list[Row] = []
+    for level in LEVELS:
+        batch = history[:per_level]
+        history = history[per_level:] or Shop(level, per_level, 365).webhooks()
+        requests = []
+        for w in batch:
+            body = orjson.dumps(w.body)
+            requests.append((body, webhook_headers(w, tenant["shop"], tenant["secret"], body)))
+        rate, latencies = await _post_all(f"{url}/webhooks/shopify", requests, level)
+        rows += [
+            Row(STAGE, f"webhook_rps_c{level}", round(rate, 1), "requests/s", rate / limit),
+            Row(STAGE, f"webhook_p50_c{level}", _ms(latencies, 0.50), "ms"),
+            Row(STAGE, f"webhook_p99_c{level}", _ms(latencies, 0.99), "ms"),
+        ]
+    return rows
+
+
+def _ms(latencies: list[float], q: float) -> float:
+    ordered = sorted(latencies)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+
+async def _post_all(
+    url: str, requests: list[tuple[bytes, dict[str, Any]]], concurrency: int
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    queue = list(reversed(requests))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while queue:
+            body, headers = queue.pop()
+            started = time.perf_counter()
+            response = await client.post(url, content=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"webhook answered {response.status_code}: {response.text}")
+
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return len(requests) / elapsed, latencies
+
+
+def _generic(i: int) -> dict[str, Any]:
+    return {
+        "event_id": f"bench-{i}",
+        "type": "order.placed",
+        "occurred_at": "2026-06-01T10:00:00+09:00",
+        "identity": {"email": f"buyer{i % 5000}@example.jp"},
+        "data": {
+            "order_id": f"o{i}",
+            "placed_at": "2026-06-01T10:00:00+09:00",
+            "currency": "JPY",
+            "total": str(1000 + i % 9000),
+            "lines": [
+                {
+                    "line_id": "1",
+                    "sku": "TEA-1",
+                    "title": "煎茶",
+                    "quantity": 1,
+                    "unit_price": {"amount": "1000", "currency": "JPY"},
+                }
+            ],
+        },
+    }
+
+
+async def _batches(url: str, tenant: dict[str, Any], limit: float) -> list[Row]:
+    batches = scale(30)
+    bodies = [
+        orjson.dumps(
+            {"source": "makeshop", "events": [_generic(b * 1000 + i) for i in range(1000)]}
+        )
+        for b in range(batches)
+    ]
+    headers = {"Authorization": f"Bearer {tenant['api_key']}", "Content-Type": "application/json"}
+    queue = list(bodies)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while queue:
+            response = await client.post(
+                f"{url}/v1/events/batch", content=queue.pop(), headers=headers
+            )
+            if response.status_code != 207 or response.json()["accepted"] != 1000:
+                raise RuntimeError(f"batch answered {response.status_code}")
+
+    async with httpx.AsyncClient(timeout=120) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(4)))
+        rate = batches * 1000 / (time.perf_counter() - started)
+    return [Row(STAGE, "generic_batch_events", round(rate, 1), "events/s", rate / limit)]
+
+
+async def _drained(url: str) -> None:
+    """Wait until the normalizer has no lag and the outbox nothing pending."""
+    deadline = time.monotonic() + 300
+    async with httpx.AsyncClient(timeout=30) as client:
+        while time.monotonic() < deadline:
+            text = (await client.get(f"{url}/metrics")).text
+            lag = _gauge(text, 'crm_consumer_lag_records{consumer="ingest-normalizer"}')
+            pending = _gauge(text, 'crm_outbox_pending_rows{schema="ingest"}')
+            if lag == 0 and pending == 0:
+                return
+            await asyncio.sleep(0.5)
+
+
+def _gauge(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def _normalizer(env: BenchEnv, url: str, limit: float) -> list[Row]:
+    await _drained(url)
+    records, expected = _raw_records(scale(10_000))
+    topic = env.kafka.topic("crm.events.v1")
+    reader = AIOKafkaConsumer(bootstrap_servers=env.kafka.bootstrap_servers, group_id=None)
+    await reader.start()
+    producer = Producer(env.kafka, client_id="bench-ingest")
+    await producer.start()
+    try:
+        partitions = await partitions_of(env.kafka.bootstrap_servers, topic)
+        reader.assign(partitions)
+        for tp, end in (await reader.end_offsets(partitions)).items():
+            reader.seek(tp, end)
+        started = time.perf_counter()
+        raw_topic = env.kafka.topic("crm.raw.v1")
+        await producer.send_many((raw_topic, key, value, None) for key, value in records)
+        seen = 0
+        while seen < expected:
+            batches = await reader.getmany(timeout_ms=1000, max_records=10_000)
+            seen += sum(
+                1 for rs in batches.values() for r in rs if b'"tenant_id":"bench-norm"' in r.value
+            )
+        rate = seen / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+        await reader.stop()
+    return [Row(STAGE, "normalizer_events", round(rate, 1), "events/s", rate / limit)]
+
+
+def _raw_records(count: int) -> tuple[list[tuple[str, bytes]], int]:
+    from crm_ingest.normalizer import make_decoder
+
+    decode = make_decoder()
+    history = Shop(11, customers=max(1, count // 3), days=365).webhooks()[:count]
+    records, expected = [], 0
+    for i, w in enumerate(history):
+        record = RawRecord(
+            tenant_id="bench-norm",
+            currency="JPY",
+            timezone="Asia/Tokyo",
+            shop_domain="bench-norm.myshopify.com",
+            topic=w.topic,
+            webhook_id=f"norm-{i}",
+            received_at=datetime.now(UTC),
+            body=orjson.dumps(w.body),
+            headers={},
+        )
+        value = record.to_bytes()
+        expected += len(decode(value).events)
+        records.append((f"bench-norm:{i % 500}", value))
+    return records, expected
+
+
+def _csv(rows: int) -> bytes:
+    lines = ["会員ID,メールアドレス,姓,名,電話番号,都道府県,郵便番号"]
+    for i in range(rows):
+        lines.append(f"C{i},user{i}@example.jp,山田,太郎,090{i:08d},東京都,100-0001")
+    return ("\n".join(lines) + "\n").encode("cp932")
+
+
+async def _csv_import(url: str, tenant: dict[str, Any], limit: float) -> list[Row]:
+    rows = scale(200_000)
+    data = _csv(rows)
+    headers = {"Authorization": f"Bearer {tenant['api_key']}"}
+    async with httpx.AsyncClient(timeout=300) as client:
+        started = time.perf_counter()
+        created = await client.post(
+            f"{url}/v1/imports?kind=customers", content=data, headers=headers
+        )
+        import_id = created.json()["import_id"]
+        while True:
+            report = (await client.get(f"{url}/v1/imports/{import_id}", headers=headers)).json()
+            if report["status"] in ("completed", "failed"):
+                break
+            await asyncio.sleep(0.25)
+        rate = report["progress"]["rows_read"] / (time.perf_counter() - started)
+    if report["status"] != "completed":
+        raise RuntimeError(f"bench import failed: {report['error']}")
+    return [Row(STAGE, "csv_import_rows", round(rate, 1), "rows/s", rate / limit)]
+
+
+async def run(env: BenchEnv, limits: dict[str, float]) -> list[Row]:
+    """Webhooks at 1/16/64 senders, generic batches, the normalizer, a CSV import."""
+    limit = limits["kafka_produce_1kb"]
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process_env = _env(env, port)
+    proc = await _start(process_env, url)
+    try:
+        tenant = await _tenant(url)
+        rows = await _webhooks(url, tenant, limit)
+        rows += await _batches(url, tenant, limit)
+        rows += await _normalizer(env, url, limit)
+        rows += await _csv_import(url, tenant, limit)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    for r in rows:
+        ratio = "" if r.limit_ratio is None else f"  ({r.limit_ratio:.3f} of kafka_produce_1kb)"
+        print(f"  {r.metric:<24} {r.value:>12,.1f} {r.unit}{ratio}", flush=True)
+    return [
+        Row(
+            r.stage,
+            r.metric,
+            r.value,
+            r.unit,
+            None if r.limit_ratio is None else round(r.limit_ratio, 4),
+        )
+        for r in rows
+    ]

@@ -1,0 +1,107 @@
+"""Admin API (admin token): tenants, webhook secrets, API keys, dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from crm_common.errors import ApiError
+from crm_ingest.api.deps import Admin, Ctx
+from crm_ingest.api.schemas import (
+    KeyCreated,
+    ReplayRequest,
+    ReplayResult,
+    SecretCreate,
+    SecretCreated,
+    TenantCreate,
+    TenantCreated,
+)
+from crm_ingest.handlers import dlq
+from crm_ingest.handlers import tenants as handlers
+from crm_ingest.repository import tenants as repo
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
+
+
+@router.post("/tenants", status_code=201, response_model=TenantCreated)
+async def create_tenant(body: TenantCreate, ctx: Ctx) -> TenantCreated:
+    async with ctx.db.transaction() as session:
+        issued = await handlers.create_tenant(session, handlers.NewTenant(**body.model_dump()))
+    ctx.shops.invalidate()
+    return TenantCreated(
+        tenant_id=issued.tenant_id,
+        api_key=issued.api_key,
+        api_key_id=issued.key_id,
+        version=issued.config.version,
+    )
+
+
+@router.get("/tenants")
+async def list_tenants(ctx: Ctx) -> dict[str, Any]:
+    async with ctx.db.transaction() as session:
+        rows = await repo.list_tenants(session)
+    return {
+        "tenants": [
+            {
+                "tenant_id": r.tenant_id,
+                "name": r.name,
+                "shop_domains": sorted(r.shop_domains),
+                "status": r.status,
+                "version": r.version,
+            }
+            for r in rows
+        ]
+    }
+
+
+@router.get("/tenants/{tenant_id}")
+async def get_tenant(tenant_id: str, ctx: Ctx) -> dict[str, Any]:
+    async with ctx.db.transaction() as session:
+        return await handlers.describe(session, tenant_id)
+
+
+@router.post("/tenants/{tenant_id}/webhook-secrets", status_code=201)
+async def add_secret(tenant_id: str, body: SecretCreate, ctx: Ctx) -> SecretCreated:
+    async with ctx.db.transaction() as session:
+        secret_id = await handlers.add_webhook_secret(session, tenant_id, body.secret)
+    ctx.shops.invalidate()
+    return SecretCreated(secret_id=secret_id)
+
+
+@router.delete("/tenants/{tenant_id}/webhook-secrets/{secret_id}", status_code=204)
+async def revoke_secret(tenant_id: str, secret_id: str, ctx: Ctx) -> Response:
+    async with ctx.db.transaction() as session:
+        await handlers.revoke_webhook_secret(session, tenant_id, secret_id)
+    ctx.shops.invalidate()
+    return Response(status_code=204)
+
+
+@router.post("/tenants/{tenant_id}/api-keys", status_code=201)
+async def new_api_key(tenant_id: str, ctx: Ctx) -> KeyCreated:
+    async with ctx.db.transaction() as session:
+        issued = await handlers.issue_api_key(session, tenant_id)
+    return KeyCreated(key_id=issued.key_id, api_key=issued.api_key)
+
+
+@router.delete("/tenants/{tenant_id}/api-keys/{key_id}", status_code=204)
+async def revoke_api_key(tenant_id: str, key_id: str, ctx: Ctx) -> Response:
+    async with ctx.db.transaction() as session:
+        await handlers.revoke_api_key(session, tenant_id, key_id)
+    return Response(status_code=204)
+
+
+@router.get("/dlq")
+async def dead_letters(ctx: Ctx, limit: int = Query(50, ge=0, le=1000)) -> dict[str, Any]:
+    return await dlq.summary(ctx.db, ctx.settings.kafka, limit)
+
+
+@router.post("/dlq/replay")
+async def replay(ctx: Ctx, body: ReplayRequest | None = None) -> ReplayResult:
+    request = body or ReplayRequest()
+    if request.since is not None and request.since.tzinfo is None:
+        raise ApiError(422, "invalid_request", "since: must carry a UTC offset")
+    count = await dlq.replay(
+        ctx.db, ctx.producer, ctx.settings.kafka, consumer=request.consumer, since=request.since
+    )
+    return ReplayResult(replayed=count)

@@ -1,0 +1,130 @@
+"""CSV imports (tenant API key): upload streams to a spool file, a background worker
+maps it; ``GET`` shows progress and the rejected rows (paginated)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import ORJSONResponse
+from starlette.datastructures import UploadFile
+
+from crm_common.errors import ApiError
+from crm_ingest.api.body import check_declared_length, limited_chunks
+from crm_ingest.api.deps import CallerDep, Ctx
+from crm_ingest.api.events import platform_source
+from crm_ingest.csvfile import canonical_encoding
+from crm_ingest.domain import RowKind
+from crm_ingest.handlers.errors import NotFound
+from crm_ingest.repository import imports as repo
+
+router = APIRouter(prefix="/v1/imports", tags=["imports"])
+
+_COPY_CHUNK = 1024 * 1024
+
+
+@router.post("", status_code=202, summary="Upload a customers or orders CSV")
+async def create_import(
+    request: Request,
+    ctx: Ctx,
+    caller: CallerDep,
+    kind: RowKind = Query(...),
+    encoding: str | None = Query(None, description="utf-8 or shift_jis; detected if omitted"),
+) -> ORJSONResponse:
+    codec = _codec(encoding)
+    source = platform_source(request, {"source": request.query_params.get("source", "csv")})
+    import_id = f"imp_{uuid.uuid4().hex}"
+    spool = ctx.settings.service.import_spool_dir
+    spool.mkdir(parents=True, exist_ok=True)
+    path = spool / f"{import_id}.csv"
+    try:
+        size = await _spool(request, path, ctx.settings.service.max_import_bytes)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    async with ctx.db.transaction() as session:
+        await repo.create_import(
+            session,
+            import_id=import_id,
+            tenant_id=caller.tenant_id,
+            kind=kind.value,
+            source=source,
+            encoding=codec,
+            spool_path=str(path),
+        )
+    ctx.imports.submit(import_id)
+    body = {"import_id": import_id, "status": "queued", "bytes": size}
+    return ORJSONResponse(body, status_code=202)
+
+
+@router.get("/{import_id}", summary="Progress and rejected rows of an import")
+async def get_import(
+    import_id: str,
+    ctx: Ctx,
+    caller: CallerDep,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    async with ctx.db.transaction() as session:
+        row = await repo.get_import(session, caller.tenant_id, import_id)
+        if row is None:
+            raise NotFound(f"unknown import {import_id!r}")
+        rejected = await repo.rejections(session, import_id, offset, limit)
+    return {
+        "import_id": row.import_id,
+        "kind": row.kind,
+        "source": row.source,
+        "encoding": row.encoding,
+        "status": row.status,
+        "error": row.error,
+        "progress": {
+            "rows_read": row.rows_read,
+            "accepted": row.accepted,
+            "rejected": row.rejected,
+            "duplicates": row.duplicates,
+            "events": row.events,
+        },
+        "created_at": row.created_at,
+        "finished_at": row.finished_at,
+        "rejected_rows": {
+            "offset": offset,
+            "limit": limit,
+            "total": row.rejected,
+            "items": [{"line": r.line, "reason": r.reason} for r in rejected],
+        },
+    }
+
+
+def _codec(encoding: str | None) -> str | None:
+    if encoding is None:
+        return None
+    try:
+        return canonical_encoding(encoding)
+    except ValueError as exc:
+        detail = [{"path": "encoding", "message": str(exc)}]
+        raise ApiError(422, "invalid_request", f"encoding: {exc}", detail) from exc
+
+
+async def _spool(request: Request, path: Path, limit: int) -> int:
+    """Write the upload to ``path`` chunk by chunk (multipart ``file`` part or raw body)."""
+    size = 0
+    with path.open("wb") as out:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            check_declared_length(request, limit)
+            form = await request.form(max_files=1)
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise ApiError(422, "invalid_request", "file: multipart part 'file' is required")
+            while chunk := await upload.read(_COPY_CHUNK):
+                size += len(chunk)
+                out.write(chunk)
+            await form.close()
+        else:
+            async for chunk in limited_chunks(request, limit):
+                size += len(chunk)
+                out.write(chunk)
+    if size == 0:
+        raise ApiError(422, "invalid_request", "file: the upload is empty")
+    return size

@@ -1,0 +1,85 @@
+"""Reading a spooled CSV file in bounded chunks (never the whole file in memory).
+
+Encoding: a UTF-8 BOM means UTF-8; else the first 64 KiB decoding as UTF-8 means
+UTF-8; else Shift_JIS, read as cp932 (its Windows superset, which is what Japanese
+cart exports and Excel actually write).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import itertools
+from pathlib import Path
+from typing import Any
+
+_SNIFF_BYTES = 64 * 1024
+_ALIASES = {
+    "utf8": "utf-8",
+    "utf-8": "utf-8",
+    "utf-8-sig": "utf-8-sig",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "cp932": "cp932",
+    "windows-31j": "cp932",
+    "ms932": "cp932",
+}
+
+Row = tuple[int, dict[str | None, Any]]
+"""``(line number where the row starts, DictReader row)``."""
+
+
+def canonical_encoding(name: str) -> str:
+    """The codec to read a file declared as ``name``; ValueError if unsupported."""
+    codec = _ALIASES.get(name.strip().lower())
+    if codec is None:
+        raise ValueError(f"unsupported encoding {name!r}; use utf-8 or shift_jis")
+    return codec
+
+
+def detect_encoding(path: Path) -> str:
+    with path.open("rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp932"
+    return "utf-8"
+
+
+class ChunkReader:
+    """A csv.DictReader over the file, handing out rows a chunk at a time."""
+
+    def __init__(self, path: Path, encoding: str) -> None:
+        if encoding == "utf-8":
+            encoding = "utf-8-sig"  # tolerate a BOM the sniffing did not see
+        self._file = path.open("r", encoding=encoding, newline="")
+        self._reader = csv.DictReader(self._file)
+        self.header: list[str] = list(self._reader.fieldnames or [])
+
+    def skip(self, rows: int) -> None:
+        """Skip rows already committed by an earlier (crashed) run."""
+        for _ in itertools.islice(self._reader, rows):
+            pass
+
+    def read(self, rows: int) -> list[Row]:
+        out: list[Row] = []
+        for row in itertools.islice(self._reader, rows):
+            out.append((self._reader.line_num - _newlines(row), row))
+        return out
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _newlines(row: dict[str | None, Any]) -> int:
+    count = 0
+    for value in row.values():
+        if isinstance(value, str):
+            count += value.count("\n")
+        elif isinstance(value, list):
+            count += sum(v.count("\n") for v in value if isinstance(v, str))
+    return count

@@ -1,0 +1,122 @@
+"""A payload the normalizer cannot map: dead-lettered with the field path, listed for
+the console, replayed (original bytes, original topic) by the admin endpoint and CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from ingest_it import ADMIN, create_tenant, fixture_bytes, post_webhook, read_topic, unique
+
+from crm_common.events import stable_event_id
+from crm_common.kafka import dead_letter_from_bytes
+from crm_ingest.domain import RawWebhook, TenantContext, normalize_shopify
+from crm_ingest.normalizer import make_decoder
+from crm_ingest.raw_record import parse_raw_record
+
+pytestmark = pytest.mark.infra
+
+REASON = "decode: orders/create: line_items[1].quantity: not an integer: 'two'"
+
+
+def _webhook_id_of(value: bytes) -> str | None:
+    try:
+        return parse_raw_record(value).webhook_id
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def _letters(infra: Any, webhook_id: str, count: int) -> list[Any]:
+    return await read_topic(
+        infra,
+        "crm.dlq.v1",
+        lambda ls: len(ls) >= count,
+        decode=lambda r: dead_letter_from_bytes(r.value),
+        keep=lambda letter: _webhook_id_of(letter.value) == webhook_id,
+    )
+
+
+async def _raw_records(infra: Any, webhook_id: str, count: int) -> list[Any]:
+    return await read_topic(
+        infra,
+        "crm.raw.v1",
+        lambda rs: len(rs) >= count,
+        decode=lambda r: r,
+        keep=lambda r: _webhook_id_of(r.value) == webhook_id,
+    )
+
+
+def _fixed(raw: RawWebhook, tenant: TenantContext) -> list[Any]:
+    """The normalizer after the "fix": spelled-out quantities are read as numbers."""
+    body = orjson.loads(orjson.dumps(raw.body))
+    for line in body["line_items"]:
+        line["quantity"] = {"two": 2}.get(line["quantity"], line["quantity"])
+    return normalize_shopify(dataclasses.replace(raw, body=body), tenant)
+
+
+async def test_wrong_type_is_dead_lettered_listed_and_replayed(
+    ingest, infra, subprocess_env
+) -> None:
+    tenant = create_tenant(ingest.url)
+    body = orjson.loads(fixture_bytes("order.json"))
+    body["line_items"][1]["quantity"] = "two"
+    payload, webhook_id = orjson.dumps(body), unique("wh-bad")
+
+    assert post_webhook(ingest.url, tenant, "orders/create", payload, webhook_id).status_code == 200
+
+    (letter,) = await _letters(infra, webhook_id, 1)
+    assert (letter.consumer, letter.error) == ("ingest-normalizer", REASON)
+    assert letter.topic == infra.topic("crm.raw.v1")
+    listing = httpx.get(f"{ingest.url}/admin/dlq", headers=ADMIN, timeout=30).json()
+    assert listing["count"] == 1
+    (listed,) = listing["letters"]
+    assert (listed["error"], listed["replayed"], listed["consumer"]) == (
+        REASON,
+        False,
+        "ingest-normalizer",
+    )
+    assert httpx.get(f"{ingest.url}/admin/dlq", timeout=30).status_code == 401
+
+    replay = httpx.post(
+        f"{ingest.url}/admin/dlq/replay",
+        json={"consumer": "ingest-normalizer"},
+        headers=ADMIN,
+        timeout=30,
+    )
+    assert replay.json() == {"replayed": 1}
+    original, replayed = await _raw_records(infra, webhook_id, 2)
+    assert replayed.value == original.value  # the original bytes, on the original topic
+    replay_of = dict(replayed.headers)["crm-replay-of"].decode()
+    assert replay_of == f"{listed['dlq_partition']}:{listed['dlq_offset']}"
+    # Not deduplicated: the live (unfixed) normalizer tried it again and failed again.
+    _, second = await _letters(infra, webhook_id, 2)
+    assert second.error == REASON
+    again = httpx.post(f"{ingest.url}/admin/dlq/replay", json={}, headers=ADMIN, timeout=30)
+    assert again.json() == {"replayed": 1}  # only the new letter; the first was replayed once
+
+    # The CLI replays what is left (the third letter, once it exists).
+    await _letters(infra, webhook_id, 3)
+    cli = subprocess.run(
+        [sys.executable, "-m", "crm_ingest", "replay-dlq", "--consumer", "ingest-normalizer"],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert cli.stdout.strip() == "replayed 1 dead letter(s)"
+
+    # After the fix, the replayed raw record normalizes.
+    events = make_decoder(_fixed)(replayed.value).events
+    shop = tenant["shop"]
+    assert [e.event_id for e in events] == [
+        stable_event_id("shopify", shop, webhook_id, "order.placed"),
+        stable_event_id("shopify", shop, webhook_id, "customer.upserted"),
+        stable_event_id("shopify", shop, webhook_id, "consent.changed:email"),
+    ]
+    assert [line.quantity for line in events[0].data.lines] == [1, 2, 1]
