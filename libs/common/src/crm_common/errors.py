@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -48,24 +48,24 @@ def validation_details(errors: Any) -> list[dict[str, Any]]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> ORJSONResponse:
-        return ORJSONResponse(
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
             error_body(exc.code, exc.message, exc.details),
             status_code=exc.status,
             headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = validation_details(exc.errors())
         first = details[0] if details else {"path": "", "message": "invalid request"}
-        return ORJSONResponse(
+        return JSONResponse(
             error_body("invalid_request", f"{first['path']}: {first['message']}", details),
             status_code=422,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
             401: "unauthorized",
             403: "forbidden",
@@ -73,7 +73,7 @@ def install_error_handlers(app: FastAPI) -> None:
             405: "method_not_allowed",
             413: "payload_too_large",
         }.get(exc.status_code, "error")
-        return ORJSONResponse(
+        return JSONResponse(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),

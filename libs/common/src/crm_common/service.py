@@ -20,7 +20,7 @@ from typing import Any
 import typer
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -113,7 +113,6 @@ def create_service_app(
         title=title,
         description=description,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     install_error_handlers(app)
     _add_probes(app, service.name)
@@ -159,16 +158,16 @@ def _add_probes(app: FastAPI, name: str) -> None:
         return {"status": "ok", "service": name}
 
     @app.get("/readyz", tags=["ops"], summary="Kafka and PostgreSQL answer")
-    async def readyz(request: Request) -> ORJSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         if runtime is None:
-            return ORJSONResponse({"status": "starting"}, status_code=503)
+            return JSONResponse({"status": "starting"}, status_code=503)
         checks = {
             "postgres": await _check(runtime.db.ping()),
             "kafka": await _check(runtime.producer.check()),
         }
         ok = all(v == "ok" for v in checks.values())
-        return ORJSONResponse(
+        return JSONResponse(
             {"status": "ready" if ok else "unready", "checks": checks},
             status_code=200 if ok else 503,
         )

@@ -8,6 +8,9 @@ from pydantic_settings import SettingsConfigDict
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
 SCHEMA = "segment"
+PROFILES_GROUP = "segment-profiles"
+TENANTS_GROUP = "segment-tenants"
+SEGMENTS_TOPIC = "crm.segments.v1"
 
 
 class SegmentService(ServiceSettings):
@@ -15,6 +18,12 @@ class SegmentService(ServiceSettings):
 
     name: str = "segment"
     port: int = 8003
+    # Time-dependent memberships change within one sweep of becoming true.
+    sweep_seconds: float = Field(default=60.0, gt=0)
+    sweep_batch: int = Field(default=500, ge=1)
+    consumer_batch: int = Field(default=500, ge=1)
+    # Outbox rows written per statement when a fill enters or exits many profiles.
+    fill_event_batch: int = Field(default=5000, ge=1)
 
 
 class Settings(BaseServiceSettings):

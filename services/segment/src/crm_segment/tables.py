@@ -1,11 +1,104 @@
-"""Tables of the segment schema (only this service reads or writes them)."""
+"""Tables of the segment schema (only this service reads or writes them).
+
+One ``MetaData`` for the whole schema: the read model (profiles, events,
+memberships in :mod:`crm_segment.readmodel`, which the SQL compiler queries)
+is defined there and the service's own tables are added here.
+"""
 
 from __future__ import annotations
 
-from crm_common.db import make_metadata
-from crm_common.plumbing import outbox_table, processed_events_table
-from crm_segment.config import SCHEMA
+from datetime import datetime
 
-metadata = make_metadata(SCHEMA)
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from crm_common.plumbing import outbox_table, processed_events_table
+from crm_common.tenancy import tenants_table
+from crm_segment.readmodel import events, memberships, metadata, profiles
+
+__all__ = [
+    "NEW_TABLES",
+    "catalog_versions",
+    "events",
+    "memberships",
+    "merged_profiles",
+    "metadata",
+    "outbox",
+    "processed_events",
+    "profiles",
+    "segments",
+    "tenants",
+]
+
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)
+tenants = tenants_table(metadata)
+
+
+def _stamp(name: str, nullable: bool = False) -> Column[datetime]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("segment_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("definition", JSONB, nullable=False),
+    Column("definition_version", Integer, nullable=False, server_default=text("1")),
+    Column("kind", Text, nullable=False),  # dynamic | snapshot
+    Column("status", Text, nullable=False),  # active | archived
+    Column("template_key", Text, nullable=True),
+    # 固定 segments: the moment they are frozen at; filled_at once they are.
+    _stamp("snapshot_at", nullable=True),
+    _stamp("filled_at", nullable=True),
+    _stamp("created_at"),
+    _stamp("updated_at"),
+    Index(None, "tenant_id", "status"),
+)
+
+# Bumped in the transaction of every change to a tenant's segments: each
+# replica compares it per batch and reloads its in-memory index when it moved.
+catalog_versions = Table(
+    "catalog_versions",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Records merged into another: late snapshots or events naming them are
+# redirected to (or ignored in favour of) the survivor.
+merged_profiles = Table(
+    "merged_profiles",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("profile_id", Text, nullable=False),
+    Column("survivor_id", Text, nullable=False),
+    _stamp("merged_at"),
+    PrimaryKeyConstraint("tenant_id", "profile_id"),
+)
+
+NEW_TABLES = (
+    profiles,
+    events,
+    memberships,
+    tenants,
+    segments,
+    catalog_versions,
+    merged_profiles,
+)
+"""Created by revision segment_0002 (segment_0001 made the outbox and processed ids)."""

@@ -1,22 +1,35 @@
-"""A fresh PostgreSQL database per test session for the segment read model,
-on the server the root conftest's ``infra`` fixture provides."""
+"""Integration fixtures: a fresh database for the read-model agreement tests, and
+the segment service running as a real process with a shared, movable clock,
+a producer for crm.profiles.v1 and a background reader of crm.segments.v1."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 import pytest_asyncio
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from crm_common.clock import OffsetFileClock
+from crm_common.db import Database
+from crm_common.events import TenantConfig, TenantConfigured
+from crm_common.kafka import Producer
+from crm_common.tenancy import hash_api_key
 from crm_segment.readmodel import create_read_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from segment_it import Shop, TopicLog, load_services, until
 
 
 def _dsn(url: URL) -> str:
@@ -55,3 +68,82 @@ async def read_model_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+# -- the running segment service and its topics ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def clock_file() -> Iterator[str]:
+    folder = tempfile.mkdtemp(prefix="segment-clock-")
+    path = os.path.join(folder, "offset")
+    with open(path, "w") as handle:
+        handle.write("0")
+    yield path
+
+
+@pytest.fixture(scope="session")
+def clock(clock_file: str) -> OffsetFileClock:
+    return OffsetFileClock(Path(clock_file))
+
+
+@pytest.fixture(scope="session")
+def segment_service(infra: Any, clock_file: str) -> Iterator[Any]:
+    """The segment service as a real process, sharing the test's clock, sweeping every second."""
+    env = {
+        "CRM_CLOCK_FILE": clock_file,
+        "SEGMENT_SWEEP_SECONDS": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    with load_services().run_service("segment", infra, env) as svc:
+        yield svc
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def db(infra: Any) -> AsyncIterator[Database]:
+    database = Database(infra.pg_url(), pool_size=2)
+    yield database
+    await database.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def producer(infra: Any) -> AsyncIterator[Producer]:
+    kafka_producer = Producer(infra.kafka_settings())
+    await kafka_producer.start()
+    yield kafka_producer
+    await kafka_producer.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def segment_events(infra: Any) -> AsyncIterator[TopicLog]:
+    log = TopicLog(infra)
+    await log.start()
+    yield log
+    await log.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def shop(segment_service: Any, producer: Producer) -> AsyncIterator[Shop]:
+    """A fresh tenant configured through crm.tenants.v1, known to the running service."""
+    tenant_id = f"shop-{uuid.uuid4().hex[:8]}"
+    api_key = f"crm_test_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    config = TenantConfigured(
+        event_id=f"tenant:{tenant_id}:1",
+        tenant_id=tenant_id,
+        source="ingest",
+        occurred_at=now,
+        received_at=now,
+        data=TenantConfig(
+            tenant_id=tenant_id, name=tenant_id, api_key_hashes=[hash_api_key(api_key)], version=1
+        ),
+    )
+    await producer.send_event("crm.tenants.v1", config)
+    client = Shop(tenant_id, api_key, segment_service.url, producer)
+
+    async def known() -> bool:
+        return (await client.http.get("/v1/segments")).status_code == 200
+
+    await until(known, what="tenant known to the service")
+    yield client
+    await client.http.aclose()

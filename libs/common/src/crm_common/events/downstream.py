@@ -16,7 +16,16 @@ class ProfileSnapshot(Frozen):
     traits: dict[str, Any]
 
 
-class ProfileChanged(EnvelopeBase):
+class _ProfileKeyed(EnvelopeBase):
+    """Events about a known profile are keyed ``tenant:profile_id`` (not by identity)."""
+
+    def partition_key(self) -> str:
+        data = getattr(self, "data", None)
+        profile_id = getattr(data, "survivor_id", None) or getattr(data, "profile_id", None)
+        return f"{self.tenant_id}:{profile_id}" if profile_id else super().partition_key()
+
+
+class ProfileChanged(_ProfileKeyed):
     type: Literal["profile.changed"] = "profile.changed"
     data: ProfileSnapshot
 
@@ -27,7 +36,7 @@ class ProfileMergedData(Frozen):
     merged_at: UtcDatetime
 
 
-class ProfileMerged(EnvelopeBase):
+class ProfileMerged(_ProfileKeyed):
     type: Literal["profile.merged"] = "profile.merged"
     data: ProfileMergedData
 
@@ -49,7 +58,7 @@ class ProfileActivityData(Frozen):
     data: dict[str, Any]
 
 
-class ProfileActivity(EnvelopeBase):
+class ProfileActivity(_ProfileKeyed):
     type: Literal["profile.activity"] = "profile.activity"
     data: ProfileActivityData
 
@@ -61,12 +70,12 @@ class MembershipData(Frozen):
     at: UtcDatetime
 
 
-class SegmentEntered(EnvelopeBase):
+class SegmentEntered(_ProfileKeyed):
     type: Literal["segment.entered"] = "segment.entered"
     data: MembershipData
 
 
-class SegmentExited(EnvelopeBase):
+class SegmentExited(_ProfileKeyed):
     type: Literal["segment.exited"] = "segment.exited"
     data: MembershipData
 
@@ -87,7 +96,7 @@ class MessageData(Frozen):
     at: UtcDatetime
 
 
-class _MessageEvent(EnvelopeBase):
+class _MessageEvent(_ProfileKeyed):
     data: MessageData
 
 

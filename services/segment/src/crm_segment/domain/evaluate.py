@@ -29,7 +29,14 @@ from crm_segment.domain.definition import (
     Window,
 )
 from crm_segment.domain.expand import expand, filter_target
-from crm_segment.domain.values import COMPARATORS, as_datetime, match_value, resolve
+from crm_segment.domain.values import (
+    COMPARATORS,
+    Memo,
+    as_datetime,
+    match_value,
+    resolve,
+    typed_key,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +96,16 @@ def holds(condition: Condition, profile: ProfileView, now: datetime) -> bool:
     raise TypeError(f"not a condition: {condition!r}")
 
 
+_OPERANDS = Memo()
+
+
 def comparison_holds(condition: TraitCondition | PropertyFilter, raw: object) -> bool:
     """Whether a stored value satisfies a trait condition or event filter."""
-    kind, operands = condition.operands()
+    key = (condition.op, condition.type, typed_key(condition.value))
+    found = _OPERANDS.found.get(key)
+    if found is None:  # operands depend on op, type and value only
+        found = _OPERANDS.remember(key, condition.operands())
+    kind, operands = found
     return match_value(condition.op, kind, operands, raw)
 
 

@@ -13,6 +13,7 @@ from crm_segment.domain.definition import (
     RfmCondition,
     TraitCondition,
 )
+from crm_segment.domain.values import Memo
 
 Shorthand = RfmCondition | FStageCondition | ConsentCondition
 RFM_TRAITS = {
@@ -26,8 +27,19 @@ EVENT_ALIASES = {"amount": "total"}
 FilterScope = Literal["line", "event"]
 
 
+_EXPANSIONS = Memo()
+
+
 def expand(condition: Shorthand) -> Condition:
-    """The trait condition(s) a shorthand stands for."""
+    """The trait condition(s) a shorthand stands for (memoised: evaluation is hot)."""
+    key = _EXPANSIONS.key(condition)
+    found: Condition | None = _EXPANSIONS.found.get(key)
+    if found is None:
+        found = _EXPANSIONS.remember(key, _expand(condition))
+    return found
+
+
+def _expand(condition: Shorthand) -> Condition:
     if isinstance(condition, RfmCondition):
         trait = RFM_TRAITS[condition.rfm]
         return TraitCondition(trait=trait, op=condition.op, value=condition.value)

@@ -53,6 +53,15 @@ def next_change_at(
     return _outlook(root_of(definition), profile, now).next
 
 
+def outlook(
+    definition: Definition | Condition, profile: ProfileView, now: datetime
+) -> tuple[bool, datetime | None]:
+    """``(evaluate(...), next_change_at(...))`` in one walk of the definition."""
+    require_aware(now)
+    found = _outlook(root_of(definition), profile, now)
+    return found.value, found.next
+
+
 def _outlook(condition: Condition, profile: ProfileView, now: datetime) -> _Outlook:
     match condition:
         case AllOf():

@@ -242,6 +242,30 @@ def _is_scalar(value: object) -> bool:
     return isinstance(value, bool | int | str)
 
 
+def typed_key(value: object) -> object:
+    """A cache key that tells apart values Python calls equal (True, 1, 1.0, Decimal(1))."""
+    if isinstance(value, tuple | list):
+        return tuple(typed_key(item) for item in value)
+    return (type(value), value)
+
+
+class Memo:
+    """A bounded memo of pure functions of frozen conditions (cleared when full)."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self.found: dict[object, Any] = {}
+
+    def key(self, node: Any) -> object:
+        return (type(node), tuple((name, typed_key(v)) for name, v in node.__dict__.items()))
+
+    def remember(self, key: object, value: Any) -> Any:
+        if len(self.found) >= self.limit:
+            self.found.clear()
+        self.found[key] = value
+        return value
+
+
 def as_list(value: object) -> object:
     """Accept a single item where a list is expected (``"F2"`` for ``["F2"]``)."""
     return [value] if isinstance(value, str) else value

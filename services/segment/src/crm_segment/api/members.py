@@ -1,0 +1,114 @@
+"""Who is in a segment: cursor pages, a streamed CSV export, size per day."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from crm_common.errors import ApiError
+from crm_segment.api.deps import CallerDep, Ctx
+from crm_segment.api.schemas import DaySize, Member, MemberPage, SegmentHistory
+from crm_segment.context import SegmentContext
+from crm_segment.repository import reads
+from crm_segment.repository import segments as repo
+
+router = APIRouter(prefix="/v1/segments", tags=["members"])
+_CSV_ROWS_PER_CHUNK = 2000
+
+
+def _encode_cursor(profile_id: str) -> str:
+    return base64.urlsafe_b64encode(profile_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ApiError(
+            422,
+            "invalid_request",
+            "bad cursor",
+            [{"path": "query.cursor", "message": "bad cursor"}],
+        ) from None
+
+
+async def _require_segment(ctx: SegmentContext, tenant_id: str, segment_id: str) -> None:
+    async with ctx.db.transaction() as session:
+        if await repo.get(session, tenant_id, segment_id) is None:
+            raise ApiError(404, "not_found", f"no segment {segment_id!r}")
+
+
+@router.get("/{segment_id}/members", response_model=None)
+async def members(
+    segment_id: str,
+    ctx: Ctx,
+    caller: CallerDep,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> MemberPage | StreamingResponse:
+    await _require_segment(ctx, caller.tenant_id, segment_id)
+    if format == "csv":
+        return StreamingResponse(
+            _csv_rows(ctx, caller.tenant_id, segment_id),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{segment_id}.csv"'},
+        )
+    after = _decode_cursor(cursor) if cursor else None
+    async with ctx.db.transaction() as session:
+        rows = await reads.members_page(session, caller.tenant_id, segment_id, after, limit + 1)
+    page = rows[:limit]
+    more = len(rows) > limit
+    return MemberPage(
+        segment_id=segment_id,
+        members=[Member(profile_id=r.profile_id, entered_at=r.entered_at) for r in page],
+        next_cursor=_encode_cursor(page[-1].profile_id) if more else None,
+    )
+
+
+async def _csv_rows(ctx: SegmentContext, tenant_id: str, segment_id: str) -> AsyncIterator[str]:
+    """The open memberships through a server-side cursor, a chunk of lines at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["profile_id", "entered_at"])
+    query = reads.members_page_query(tenant_id, segment_id, None, None)
+    async with ctx.db.engine.connect() as conn:
+        result = await conn.stream(query.execution_options(yield_per=_CSV_ROWS_PER_CHUNK))
+        async for chunk in result.partitions(_CSV_ROWS_PER_CHUNK):
+            for row in chunk:
+                writer.writerow([row.profile_id, row.entered_at.isoformat()])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue()
+
+
+@router.get("/{segment_id}/history")
+async def history(
+    segment_id: str,
+    ctx: Ctx,
+    caller: CallerDep,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> SegmentHistory:
+    await _require_segment(ctx, caller.tenant_id, segment_id)
+    last = ctx.clock.now().astimezone(ZoneInfo(caller.timezone)).date()
+    first = last - timedelta(days=days - 1)
+    async with ctx.db.transaction() as session:
+        sizes = await reads.history(
+            session, caller.tenant_id, segment_id, first, last, caller.timezone
+        )
+    return SegmentHistory(
+        segment_id=segment_id,
+        timezone=caller.timezone,
+        days=[DaySize(date=day, size=size) for day, size in sizes],
+    )

@@ -1,0 +1,143 @@
+"""Request and response bodies of the segment API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Kind = Literal["dynamic", "snapshot"]
+Status = Literal["active", "archived"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SegmentCreate(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    definition: dict[str, Any]
+    kind: Kind = "dynamic"
+    snapshot_at: AwareDatetime | None = None
+
+
+class SegmentUpdate(_Body):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    definition: dict[str, Any] | None = None
+    status: Status | None = None
+
+
+class FillSummary(BaseModel):
+    entered: int
+    exited: int
+
+
+class SegmentPublic(BaseModel):
+    id: str
+    name: str
+    description: str
+    definition: Any
+    definition_version: int
+    kind: Kind
+    status: Status
+    template_key: str | None
+    snapshot_at: datetime | None
+    filled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    size: int | None = None
+    fill: FillSummary | None = None
+
+    @classmethod
+    def of(cls, row: Any, **extra: Any) -> SegmentPublic:
+        return cls(
+            id=row.segment_id,
+            name=row.name,
+            description=row.description,
+            definition=row.definition,
+            definition_version=row.definition_version,
+            kind=row.kind,
+            status=row.status,
+            template_key=row.template_key,
+            snapshot_at=row.snapshot_at,
+            filled_at=row.filled_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            **extra,
+        )
+
+
+class SegmentList(BaseModel):
+    segments: list[SegmentPublic]
+
+
+class PreviewRequest(_Body):
+    definition: dict[str, Any]
+    sample_size: int = Field(default=10, ge=0, le=100)
+
+
+class SampleProfile(BaseModel):
+    profile_id: str
+    traits: dict[str, Any]
+
+
+class PreviewResult(BaseModel):
+    count: int
+    sample: list[SampleProfile]
+
+
+class Member(BaseModel):
+    profile_id: str
+    entered_at: datetime
+
+
+class MemberPage(BaseModel):
+    segment_id: str
+    members: list[Member]
+    next_cursor: str | None
+
+
+class ProfileMembership(BaseModel):
+    segment_id: str
+    name: str
+    kind: Kind
+    entered_at: datetime
+
+
+class ProfileSegments(BaseModel):
+    profile_id: str
+    segments: list[ProfileMembership]
+
+
+class DaySize(BaseModel):
+    date: date
+    size: int
+
+
+class SegmentHistory(BaseModel):
+    segment_id: str
+    timezone: str
+    days: list[DaySize]
+
+
+class Verification(BaseModel):
+    segment_id: str
+    exact: bool
+    missing: list[str]
+    extra: list[str]
+
+
+class TemplatePublic(BaseModel):
+    key: str
+    name_ja: str
+    name_en: str
+    description_ja: str
+    description_en: str
+    definition: Any
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplatePublic]

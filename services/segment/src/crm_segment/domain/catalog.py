@@ -1,0 +1,117 @@
+"""A tenant's live segments, indexed by what they read.
+
+Built from the active dynamic segments of one tenant; answers which segments a
+change of some traits, an event type or some segment memberships can affect,
+always in dependency order (a segment after the segments it references).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from crm_segment.domain.definition import Definition
+from crm_segment.domain.graph import topological_order
+from crm_segment.domain.index import Refs, references
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSegment:
+    segment_id: str
+    definition: Definition
+    refs: Refs
+    time_dependent: bool  # itself, or through a segment it references
+
+
+@dataclass(frozen=True)
+class TenantCatalog:
+    version: int
+    segments: Mapping[str, LiveSegment]
+    order: tuple[str, ...]
+    _rank: Mapping[str, int] = field(repr=False)
+    _by_head: Mapping[str, frozenset[str]] = field(repr=False)
+    _by_event: Mapping[str, frozenset[str]] = field(repr=False)
+    _dependents: Mapping[str, frozenset[str]] = field(repr=False)
+
+    @property
+    def all_ids(self) -> frozenset[str]:
+        return frozenset(self.segments)
+
+    @property
+    def time_dependent(self) -> frozenset[str]:
+        return frozenset(s for s, live in self.segments.items() if live.time_dependent)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(self._by_event)
+
+    def by_fields(self, changed: Iterable[str]) -> set[str]:
+        """Segments reading any of these trait keys (or paths overlapping them)."""
+        found: set[str] = set()
+        for key in changed:
+            for segment_id in self._by_head.get(key.split(".")[0], ()):
+                if segment_id not in found and self.segments[segment_id].refs.affected_by_fields(
+                    [key]
+                ):
+                    found.add(segment_id)
+        return found
+
+    def by_event(self, event_type: str) -> frozenset[str]:
+        return self._by_event.get(event_type, frozenset())
+
+    def downstream_of(self, segment_id: str) -> list[str]:
+        """After ``segment_id`` changed: itself if live, and every live segment reading it."""
+        readers = {s for s, live in self.segments.items() if segment_id in live.refs.segment_ids}
+        return self.closure({segment_id, *readers})
+
+    def closure(self, segment_ids: Iterable[str]) -> list[str]:
+        """These segments and every segment depending on them, in evaluation order."""
+        wanted: set[str] = set()
+        for segment_id in segment_ids:
+            if segment_id in self.segments:
+                wanted.add(segment_id)
+                wanted |= self._dependents.get(segment_id, frozenset())
+        return sorted(wanted, key=self._rank.__getitem__)
+
+
+def build_catalog(version: int, definitions: Mapping[str, Definition]) -> TenantCatalog:
+    """The catalog of these live segments (references to others are static)."""
+    refs = {sid: references(d) for sid, d in definitions.items()}
+    edges = {sid: set(r.segment_ids) & set(definitions) for sid, r in refs.items()}
+    order = topological_order(edges)
+    timed: dict[str, bool] = {}
+    for sid in order:  # referenced segments first
+        timed[sid] = refs[sid].time_dependent or any(timed[t] for t in edges[sid])
+    return TenantCatalog(
+        version=version,
+        segments={
+            sid: LiveSegment(sid, definitions[sid], refs[sid], timed[sid]) for sid in definitions
+        },
+        order=tuple(order),
+        _rank={sid: i for i, sid in enumerate(order)},
+        _by_head=_index((sid, f.split(".")[0]) for sid, r in refs.items() for f in r.fields),
+        _by_event=_index((sid, e) for sid, r in refs.items() for e in r.event_types),
+        _dependents=_dependents(edges, order),
+    )
+
+
+def _index(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = defaultdict(set)
+    for segment_id, key in pairs:
+        found[key].add(segment_id)
+    return {key: frozenset(ids) for key, ids in found.items()}
+
+
+def _dependents(edges: Mapping[str, set[str]], order: list[str]) -> dict[str, frozenset[str]]:
+    direct: dict[str, set[str]] = defaultdict(set)
+    for sid, targets in edges.items():
+        for target in targets:
+            direct[target].add(sid)
+    closed: dict[str, frozenset[str]] = {}
+    for sid in reversed(order):  # dependents come later in the order: resolve them first
+        found = set(direct[sid])
+        for dependent in direct[sid]:
+            found |= closed[dependent]
+        closed[sid] = frozenset(found)
+    return closed

@@ -1,0 +1,1 @@
+"""Use cases of the segment service, each inside the caller's transaction."""

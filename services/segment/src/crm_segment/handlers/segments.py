@@ -1,0 +1,220 @@
+"""Segment commands: create, change, archive, install a template, freeze a snapshot.
+
+Each runs in the caller's transaction with the tenant's lock held exclusively,
+so the catalog every evaluator reads and the memberships a fill writes change
+together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_segment.context import SegmentContext
+from crm_segment.domain.definition import parse_definition
+from crm_segment.domain.templates import get_template
+from crm_segment.handlers.errors import (
+    InvalidSegmentError,
+    SegmentConflictError,
+    SegmentNotFoundError,
+)
+from crm_segment.handlers.fill import FillResult, fill_segment, refill_downstream
+from crm_segment.handlers.references import check_references, readers_of
+from crm_segment.repository import catalog as catalog_repo
+from crm_segment.repository import locks
+from crm_segment.repository import memberships as membership_repo
+from crm_segment.repository import segments as repo
+
+
+@dataclass(frozen=True)
+class NewSegment:
+    name: str
+    definition: Any
+    description: str = ""
+    kind: str = "dynamic"
+    snapshot_at: datetime | None = None
+    template_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SegmentChange:
+    name: str | None = None
+    description: str | None = None
+    definition: Any | None = None
+    status: str | None = None
+
+
+def new_segment_id() -> str:
+    return f"seg_{uuid.uuid4().hex[:20]}"
+
+
+async def create(
+    session: AsyncSession, tenant_id: str, new: NewSegment, now: datetime, batch: int = 5000
+) -> tuple[Any, FillResult]:
+    definition = parse_definition(new.definition)
+    await locks.own_tenant(session, tenant_id)
+    segment_id = new_segment_id()
+    check_references(definition, segment_id, await repo.active(session, tenant_id))
+    snapshot_at = _snapshot_moment(new, now)
+    await repo.add(
+        session,
+        {
+            "segment_id": segment_id,
+            "tenant_id": tenant_id,
+            "name": new.name,
+            "description": new.description,
+            "definition": definition.to_json_obj(),
+            "kind": new.kind,
+            "status": "active",
+            "template_key": new.template_key,
+            "snapshot_at": snapshot_at,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    result = FillResult()
+    if new.kind == "dynamic":
+        await catalog_repo.bump(session, tenant_id)
+        result = await fill_segment(
+            session, tenant_id, segment_id, definition, now, "created", batch
+        )
+    elif snapshot_at is not None and snapshot_at <= now:
+        result = await _freeze(session, tenant_id, segment_id, definition, now, batch)
+    return await _row(session, tenant_id, segment_id), result
+
+
+def _snapshot_moment(new: NewSegment, now: datetime) -> datetime | None:
+    if new.kind == "dynamic":
+        if new.snapshot_at is not None:
+            raise InvalidSegmentError("snapshot_at", "only snapshot segments have a snapshot_at")
+        return None
+    if new.snapshot_at is None:
+        return now
+    if new.snapshot_at < now:
+        raise InvalidSegmentError("snapshot_at", "a snapshot cannot be taken in the past")
+    return new.snapshot_at
+
+
+async def _freeze(
+    session: AsyncSession,
+    tenant_id: str,
+    segment_id: str,
+    definition: Any,
+    now: datetime,
+    batch: int,
+) -> FillResult:
+    result = await fill_segment(session, tenant_id, segment_id, definition, now, "snapshot", batch)
+    await repo.change(session, segment_id, {"filled_at": now})
+    # Live segments reading this one see its members from now on.
+    return result + await refill_downstream(session, tenant_id, segment_id, now, "snapshot", batch)
+
+
+async def _row(session: AsyncSession, tenant_id: str, segment_id: str, lock: bool = False) -> Any:
+    row = await repo.get(session, tenant_id, segment_id, lock=lock)
+    if row is None:
+        raise SegmentNotFoundError(segment_id)
+    return row
+
+
+async def change(
+    session: AsyncSession,
+    tenant_id: str,
+    segment_id: str,
+    change: SegmentChange,
+    now: datetime,
+    batch: int = 5000,
+) -> tuple[Any, FillResult]:
+    await locks.own_tenant(session, tenant_id)
+    row = await _row(session, tenant_id, segment_id, lock=True)
+    values: dict[str, Any] = {"updated_at": now}
+    if change.name is not None:
+        values["name"] = change.name
+    if change.description is not None:
+        values["description"] = change.description
+    if change.status == "archived" and row.status == "active":
+        await _archive(session, tenant_id, row, now)
+        values["status"] = "archived"
+        await repo.change(session, segment_id, values)
+        return await _row(session, tenant_id, segment_id), FillResult()
+    relive = await _redefine(session, tenant_id, row, change, values)
+    await repo.change(session, segment_id, values)
+    if not relive:
+        return await _row(session, tenant_id, segment_id), FillResult()
+    await catalog_repo.bump(session, tenant_id)
+    result = await refill_downstream(session, tenant_id, segment_id, now, "edited", batch)
+    return await _row(session, tenant_id, segment_id), result
+
+
+async def _redefine(
+    session: AsyncSession, tenant_id: str, row: Any, change: SegmentChange, values: dict[str, Any]
+) -> bool:
+    """Validate a new definition and/or reactivation into ``values``; True if a refill is due."""
+    reactivate = change.status == "active" and row.status == "archived"
+    if change.definition is None and not reactivate:
+        return False
+    if row.kind == "snapshot" and (row.filled_at is not None or reactivate):
+        raise SegmentConflictError("snapshot_frozen", "a 固定 (snapshot) segment never changes")
+    if row.status == "archived" and not reactivate:
+        raise SegmentConflictError("segment_archived", "reactivate the segment to change it")
+    raw = change.definition if change.definition is not None else row.definition
+    definition = parse_definition(raw)
+    active = [r for r in await repo.active(session, tenant_id) if r.segment_id != row.segment_id]
+    check_references(definition, row.segment_id, active)
+    if change.definition is not None:
+        values["definition"] = definition.to_json_obj()
+        values["definition_version"] = row.definition_version + 1
+    if reactivate:
+        values["status"] = "active"
+    return bool(row.kind == "dynamic")
+
+
+async def _archive(session: AsyncSession, tenant_id: str, row: Any, now: datetime) -> None:
+    readers = readers_of(row.segment_id, await repo.active(session, tenant_id))
+    if readers:
+        raise SegmentConflictError(
+            "segment_in_use",
+            "active segments reference this segment",
+            [{"path": "status", "message": f"referenced by {sid}"} for sid in readers],
+        )
+    # Archiving stops a segment; it is not a reason to tell anyone they left it.
+    await membership_repo.close_segment(session, tenant_id, row.segment_id, now)
+    await catalog_repo.bump(session, tenant_id)
+
+
+async def install_template(
+    session: AsyncSession, tenant_id: str, key: str, now: datetime, batch: int = 5000
+) -> tuple[Any, FillResult]:
+    template = get_template(key)
+    await locks.own_tenant(session, tenant_id)  # re-entrant: create takes it again
+    existing = await repo.with_template(session, tenant_id, key)
+    if existing is not None:
+        raise SegmentConflictError(
+            "already_installed",
+            f"template {key!r} is installed as {existing.segment_id}",
+            [{"path": "key", "message": existing.segment_id}],
+        )
+    new = NewSegment(
+        name=template.name_ja,
+        description=template.description_ja,
+        definition=template.definition.to_json_obj(),
+        template_key=key,
+    )
+    return await create(session, tenant_id, new, now, batch)
+
+
+async def fill_scheduled_snapshot(
+    ctx: SegmentContext, session: AsyncSession, tenant_id: str, segment_id: str, now: datetime
+) -> None:
+    """Freeze a scheduled snapshot whose moment has come (once, whichever replica is first)."""
+    await locks.own_tenant(session, tenant_id)
+    row = await _row(session, tenant_id, segment_id, lock=True)
+    if row.filled_at is not None or row.status != "active":
+        return
+    definition = parse_definition(row.definition)
+    await _freeze(
+        session, tenant_id, segment_id, definition, now, ctx.settings.service.fill_event_batch
+    )

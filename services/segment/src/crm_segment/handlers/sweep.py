@@ -1,0 +1,80 @@
+"""Time passing: re-evaluate profiles whose next change is due; fill scheduled 固定 segments."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+
+from crm_segment import metrics
+from crm_segment.context import SegmentContext
+from crm_segment.handlers.evaluation import Candidate, evaluate_and_apply
+from crm_segment.handlers.segments import fill_scheduled_snapshot
+from crm_segment.repository import catalog as catalog_repo
+from crm_segment.repository import locks
+from crm_segment.repository import profiles as profile_repo
+from crm_segment.repository import segments as segment_repo
+
+log = logging.getLogger(__name__)
+
+
+async def run_forever(ctx: SegmentContext) -> None:
+    """Sweep every ``SEGMENT_SWEEP_SECONDS`` until cancelled."""
+    interval = ctx.settings.service.sweep_seconds
+    while True:
+        try:
+            await sweep_once(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next sweep tries again
+            log.warning("sweep failed", extra={"error": repr(exc)})
+        await asyncio.sleep(interval)
+
+
+async def sweep_once(ctx: SegmentContext) -> int:
+    """One pass over the due profiles of every tenant; returns how many were evaluated."""
+    started = time.perf_counter()
+    now = ctx.clock.now()
+    async with ctx.db.transaction() as session:
+        tenants = await catalog_repo.tenants_with_live_segments(session)
+    total = 0
+    for tenant_id in tenants:
+        total += await _sweep_tenant(ctx, tenant_id, now)
+    await _fill_snapshots(ctx, now)
+    metrics.SWEEP_SECONDS.observe(time.perf_counter() - started)
+    metrics.SWEPT_PROFILES.inc(total)
+    return total
+
+
+async def _sweep_tenant(ctx: SegmentContext, tenant_id: str, now: datetime) -> int:
+    limit = ctx.settings.service.sweep_batch
+    total = 0
+    while True:
+        async with ctx.db.transaction() as session:
+            await locks.share_tenants(session, [tenant_id])
+            catalog = await ctx.catalogs.get(session, tenant_id)
+            due = await profile_repo.lock_due(session, tenant_id, now, limit)
+            segments = catalog.closure(catalog.time_dependent)
+            candidates = [
+                Candidate(p.profile_id, p.traits, segments, p.next_change_at, True, "time")
+                for p in due
+            ]
+            if segments:
+                await evaluate_and_apply(session, tenant_id, catalog, candidates, now, "sweep")
+            else:  # nothing moves with time any more
+                await profile_repo.set_next_change(
+                    session, tenant_id, dict.fromkeys((p.profile_id for p in due), None)
+                )
+        total += len(due)
+        if len(due) < limit:
+            return total
+
+
+async def _fill_snapshots(ctx: SegmentContext, now: datetime) -> None:
+    async with ctx.db.transaction() as session:
+        due = await segment_repo.due_snapshots(session, now)
+        targets = [(row.tenant_id, row.segment_id) for row in due]
+    for tenant_id, segment_id in targets:
+        async with ctx.db.transaction() as session:
+            await fill_scheduled_snapshot(ctx, session, tenant_id, segment_id, now)

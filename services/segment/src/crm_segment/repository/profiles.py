@@ -1,0 +1,216 @@
+"""The read model of profiles and their events, as the evaluators use it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_segment.domain.evaluate import EventView
+from crm_segment.tables import events, merged_profiles, profiles
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProfile:
+    profile_id: str
+    traits: dict[str, Any]
+    version: int
+    next_change_at: datetime | None
+    merge_pending: bool
+
+
+def _stored(row: Any) -> StoredProfile:
+    return StoredProfile(
+        row.profile_id, row.traits, row.version, row.next_change_at, row.merge_pending
+    )
+
+
+_COLUMNS = (
+    profiles.c.profile_id,
+    profiles.c.traits,
+    profiles.c.version,
+    profiles.c.next_change_at,
+    profiles.c.merge_pending,
+)
+
+
+async def lock(
+    session: AsyncSession, tenant_id: str, profile_ids: Collection[str]
+) -> dict[str, StoredProfile]:
+    """The stored profiles among ``profile_ids``, locked for this transaction."""
+    if not profile_ids:
+        return {}
+    rows = await session.execute(
+        select(*_COLUMNS)
+        .where(profiles.c.tenant_id == tenant_id, profiles.c.profile_id.in_(sorted(profile_ids)))
+        .order_by(profiles.c.profile_id)
+        .with_for_update()
+    )
+    return {row.profile_id: _stored(row) for row in rows}
+
+
+async def lock_due(
+    session: AsyncSession, tenant_id: str, now: datetime, limit: int
+) -> list[StoredProfile]:
+    """Profiles whose next change is due; rows other replicas hold are skipped."""
+    rows = await session.execute(
+        select(*_COLUMNS)
+        .where(
+            profiles.c.tenant_id == tenant_id,
+            profiles.c.next_change_at <= now,
+            profiles.c.merge_pending.is_(False),
+        )
+        .order_by(profiles.c.next_change_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_stored(row) for row in rows]
+
+
+async def save_snapshots(
+    session: AsyncSession,
+    tenant_id: str,
+    rows: Sequence[tuple[str, int, dict[str, Any]]],
+    at: datetime,
+) -> None:
+    """Upsert ``(profile_id, version, traits)``; an older version never wins."""
+    if not rows:
+        return
+    stmt = pg_insert(profiles)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[profiles.c.tenant_id, profiles.c.profile_id],
+        set_={
+            "traits": stmt.excluded.traits,
+            "version": stmt.excluded.version,
+            "updated_at": stmt.excluded.updated_at,
+            "merge_pending": False,
+        },
+        where=profiles.c.version < stmt.excluded.version,
+    )
+    await session.execute(
+        stmt,
+        [
+            {"tenant_id": tenant_id, "profile_id": p, "version": v, "traits": t, "updated_at": at}
+            for p, v, t in rows
+        ],
+    )
+
+
+async def set_next_change(
+    session: AsyncSession, tenant_id: str, moments: dict[str, datetime | None]
+) -> None:
+    if not moments:
+        return
+    stmt = (
+        update(profiles)
+        .where(profiles.c.tenant_id == tenant_id, profiles.c.profile_id == bindparam("pid"))
+        .values(next_change_at=bindparam("moment"))
+    )
+    await session.execute(stmt, [{"pid": p, "moment": m} for p, m in moments.items()])
+
+
+async def survivors(
+    session: AsyncSession, tenant_id: str, profile_ids: Collection[str]
+) -> dict[str, str]:
+    """For merged ids among ``profile_ids``: the live survivor (chains followed)."""
+    found: dict[str, str] = {}
+    pending = set(profile_ids)
+    for _ in range(10):  # a merge chain longer than this is not a real person
+        if not pending:
+            break
+        rows = await session.execute(
+            select(merged_profiles.c.profile_id, merged_profiles.c.survivor_id).where(
+                merged_profiles.c.tenant_id == tenant_id,
+                merged_profiles.c.profile_id.in_(sorted(pending)),
+            )
+        )
+        step = {row.profile_id: row.survivor_id for row in rows}
+        for origin, target in list(found.items()):
+            if target in step:
+                found[origin] = step[target]
+        for merged, survivor in step.items():
+            found.setdefault(merged, survivor)
+        pending = set(step.values())
+    return found
+
+
+async def add_events(
+    session: AsyncSession, tenant_id: str, rows: Sequence[dict[str, Any]]
+) -> list[tuple[str, str]]:
+    """Store events (``event_id``, ``profile_id``, ``type``, ``occurred_at``, ``properties``);
+    return ``(profile_id, type)`` of those not stored before."""
+    if not rows:
+        return []
+    stmt = (
+        pg_insert(events)
+        .values([{"tenant_id": tenant_id, **row} for row in rows])
+        .on_conflict_do_nothing()
+        .returning(events.c.profile_id, events.c.type)
+    )
+    return [(row.profile_id, row.type) for row in await session.execute(stmt)]
+
+
+async def events_of(
+    session: AsyncSession, tenant_id: str, profile_ids: Collection[str], types: Collection[str]
+) -> dict[str, list[EventView]]:
+    found: dict[str, list[EventView]] = defaultdict(list)
+    if not profile_ids or not types:
+        return found
+    rows = await session.execute(
+        select(events.c.profile_id, events.c.type, events.c.occurred_at, events.c.properties).where(
+            events.c.tenant_id == tenant_id,
+            events.c.profile_id.in_(list(profile_ids)),
+            events.c.type.in_(list(types)),
+        )
+    )
+    for row in rows:
+        found[row.profile_id].append(EventView(row.type, row.occurred_at, row.properties))
+    return found
+
+
+async def record_merge(
+    session: AsyncSession, tenant_id: str, merged_id: str, survivor_id: str, at: datetime
+) -> bool:
+    """Tombstone the merged id; False when this merge was already applied."""
+    stmt = (
+        pg_insert(merged_profiles)
+        .values(tenant_id=tenant_id, profile_id=merged_id, survivor_id=survivor_id, merged_at=at)
+        .on_conflict_do_nothing()
+        .returning(merged_profiles.c.profile_id)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def move_profile(
+    session: AsyncSession, tenant_id: str, merged_id: str, survivor_id: str
+) -> None:
+    """Events to the survivor; the survivor waits for its merged snapshot; the alias goes."""
+    await session.execute(
+        update(events)
+        .where(events.c.tenant_id == tenant_id, events.c.profile_id == merged_id)
+        .values(profile_id=survivor_id)
+    )
+    alias_next = (
+        select(profiles.c.next_change_at)
+        .where(profiles.c.tenant_id == tenant_id, profiles.c.profile_id == merged_id)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(profiles)
+        .where(profiles.c.tenant_id == tenant_id, profiles.c.profile_id == survivor_id)
+        .values(
+            merge_pending=True,
+            next_change_at=func.least(profiles.c.next_change_at, alias_next),
+        )
+    )
+    await session.execute(
+        delete(profiles).where(
+            profiles.c.tenant_id == tenant_id, profiles.c.profile_id == merged_id
+        )
+    )
