@@ -20,7 +20,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import Request
-from sqlalchemy import ARRAY, BigInteger, Column, DateTime, MetaData, Table, Text, func, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Column,
+    DateTime,
+    MetaData,
+    Table,
+    Text,
+    any_,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,7 +111,7 @@ async def authenticate(
     digest = hash_api_key(key)
     row = (
         await session.execute(
-            select(table).where(table.c.api_key_hashes.any(digest), table.c.status == "active")
+            select(table).where(any_(table.c.api_key_hashes) == digest, table.c.status == "active")
         )
     ).first()
     if row is None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
 SCHEMA = "messaging"
+EVENTS_TOPIC = "crm.events.v1"
+PROFILES_TOPIC = "crm.profiles.v1"
+TENANTS_TOPIC = "crm.tenants.v1"
+
+
+def _default_rate_limits() -> dict[str, float]:
+    return {"smtp": 200.0, "sms": 30.0, "line": 100.0}
 
 
 class MessagingService(ServiceSettings):
@@ -15,6 +22,32 @@ class MessagingService(ServiceSettings):
 
     name: str = "messaging"
     port: int = 8004
+    # Where recipients reach tracking links and providers reach callbacks.
+    public_url: str = "http://127.0.0.1:8004"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_start_tls: bool = False
+    smtp_timeout: float = 30.0
+    smtp_connections: int = 16
+    sms_api_url: str = "https://api.twilio.com"
+    line_api_url: str = "https://api.line.me"
+    http_timeout: float = 10.0
+    default_from_address: str = "no-reply@example.com"
+    dispatcher_enabled: bool = True
+    dispatch_batch: int = Field(default=200, ge=1)
+    dispatch_concurrency: int = Field(default=64, ge=1)
+    dispatch_idle_seconds: float = 0.2
+    lease_seconds: float = 120.0
+    retry_base_seconds: float = 30.0
+    retry_cap_seconds: float = 3600.0
+    retry_max_attempts: int = Field(default=5, ge=1)
+    # Sends per second per provider, per process (a token bucket in each replica).
+    rate_limits: dict[str, float] = Field(default_factory=_default_rate_limits)
+    # Test/staging only: a file holding an ISO instant; time runs on from it.
+    fake_clock_file: str | None = None
+    tracking_ttl_days: int = 90
 
 
 class Settings(BaseServiceSettings):

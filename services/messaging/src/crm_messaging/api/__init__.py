@@ -1,0 +1,1 @@
+"""HTTP routers; deps.py holds the Annotated dependency aliases."""

@@ -1,0 +1,29 @@
+"""Topic -> handler routing, nothing else."""
+
+from __future__ import annotations
+
+from crm_common.kafka import ConsumerRunner
+from crm_common.service import Runtime
+from crm_messaging.config import EVENTS_TOPIC, PROFILES_TOPIC, SCHEMA, TENANTS_TOPIC
+from crm_messaging.handlers.readmodel import apply_orders, apply_profiles, apply_tenants
+
+
+def consumers(runtime: Runtime) -> list[ConsumerRunner]:
+    kafka = runtime.settings.kafka
+    routes = (
+        ("messaging-tenants", TENANTS_TOPIC, apply_tenants),
+        ("messaging-profiles", PROFILES_TOPIC, apply_profiles),
+        ("messaging-orders", EVENTS_TOPIC, apply_orders),
+    )
+    return [
+        ConsumerRunner(
+            group_id=f"{kafka.topic_prefix}{group}",
+            topics=[kafka.topic(topic)],
+            kafka=kafka,
+            db=runtime.db,
+            schema=SCHEMA,
+            handler=handler,
+            dlq_producer=runtime.producer,
+        )
+        for group, topic, handler in routes
+    ]

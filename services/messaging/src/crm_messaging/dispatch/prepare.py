@@ -1,0 +1,209 @@
+"""The decide phase, in the claiming transaction: guardrails, rendering, ``sending``.
+
+Per claimed batch: resolve merged profiles, lock the people (sorted advisory
+locks, so caps count every send even with several replicas), read their
+snapshots, policies and recent marketing sends, then decide each message at
+``now``. Local channels (postal DM, call) complete right here; remote ones come
+back as :class:`Outgoing` for the send phase, after this transaction commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_common.events.customers import Channel
+from crm_messaging.channels.base import ChannelAdapter, Outgoing, SendContext
+from crm_messaging.config import MessagingService
+from crm_messaging.dispatch import transitions as tr
+from crm_messaging.dispatch.render import (
+    TRACKED_CHANNELS,
+    needs_recommendations,
+    recommendations_for,
+    render_message,
+    tracking_context,
+)
+from crm_messaging.domain.backoff import OutcomeClass
+from crm_messaging.domain.errors import TemplateRenderError
+from crm_messaging.domain.guardrails import (
+    Hold,
+    MessageIntent,
+    SendHistory,
+    SentRecord,
+    Skip,
+    decide,
+)
+from crm_messaging.domain.policy import TenantPolicy
+from crm_messaging.domain.recipients import recipient_state
+from crm_messaging.domain.rendering import MessageTemplate
+from crm_messaging.repository import messages as repo
+from crm_messaging.repository import recipients as recipients_repo
+from crm_messaging.repository import templates as templates_repo
+from crm_messaging.repository.tenants import TenantConfig, load_config
+
+Row = Mapping[Any, Any]
+Key = tuple[str, str]
+UNKNOWN_RECIPIENT = "unknown_recipient"
+
+
+@dataclass
+class Batch:
+    """What the decisions of one claimed batch read, loaded once."""
+
+    people: dict[Key, Key]  # (tenant, profile on the message) -> (tenant, surviving profile)
+    traits: dict[Key, dict[str, Any]]
+    configs: dict[str, TenantConfig]
+    policies: dict[str, TenantPolicy]
+    history: dict[Key, list[SentRecord]]
+    templates: Mapping[tuple[str, str, int], Row]
+    recommendations: dict[Key, list[dict[str, str]]] = field(default_factory=dict)
+
+
+async def load_batch(session: AsyncSession, rows: Sequence[Row], now: datetime) -> Batch:
+    keys = [(r["tenant_id"], r["profile_id"]) for r in rows]
+    aliases = await recipients_repo.resolve_aliases(session, keys)
+    people = {k: (k[0], aliases[k]) for k in keys}
+    await repo.lock_profiles(session, people.values())
+    configs = {t: await load_config(session, t) for t in sorted({k[0] for k in keys})}
+    policies = {t: c.settings.policy(c.timezone) for t, c in configs.items()}
+    windows = [cap.window for p in policies.values() for cap in p.frequency_caps]
+    since = now - max(windows, default=timedelta(0))
+    sent = await repo.marketing_history(session, [*keys, *people.values()], since)
+    history = {k: _merged(sent, k, person) for k, person in people.items()}
+    wanted = {
+        (r["tenant_id"], r["template_id"], r["template_version"])
+        for r in rows
+        if r["template_id"] is not None
+    }
+    return Batch(
+        people=people,
+        traits=await recipients_repo.load_traits(session, people.values()),
+        configs=configs,
+        policies=policies,
+        history=history,
+        templates=await templates_repo.by_versions(session, wanted),
+    )
+
+
+def _merged(sent: dict[Key, list[SentRecord]], key: Key, person: Key) -> list[SentRecord]:
+    return sent.get(key, []) + (sent.get(person, []) if person != key else [])
+
+
+def template_of(row: Row, batch: Batch) -> MessageTemplate:
+    channel = Channel(row["channel"])
+    if row["inline_parts"] is not None:
+        return MessageTemplate(template_id="inline", channel=channel, parts=row["inline_parts"])
+    stored = batch.templates[(row["tenant_id"], row["template_id"], row["template_version"])]
+    return MessageTemplate(template_id=row["template_id"], channel=channel, parts=stored["parts"])
+
+
+@dataclass
+class Preparer:
+    settings: MessagingService
+    adapters: Mapping[Channel, ChannelAdapter]
+
+    async def prepare(
+        self, session: AsyncSession, rows: Sequence[Row], now: datetime
+    ) -> list[Outgoing]:
+        """Decide every claimed row; return the remote sends to make after commit."""
+        batch = await load_batch(session, rows, now)
+        remote: list[Outgoing] = []
+        claims: list[tr.Claimed] = []
+        for row in rows:
+            out = await self._one(session, row, batch, now, claims)
+            if out is not None:
+                remote.append(out)
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        await tr.start_sending_many(session, claims, lease)
+        return remote
+
+    async def _one(
+        self,
+        session: AsyncSession,
+        row: Row,
+        batch: Batch,
+        now: datetime,
+        claims: list[tr.Claimed],
+    ) -> Outgoing | None:
+        key = (row["tenant_id"], row["profile_id"])
+        person = batch.people[key]
+        traits = batch.traits.get(person)
+        if traits is None:
+            await tr.skip(session, row, now, UNKNOWN_RECIPIENT, None)
+            return None
+        recipient = recipient_state(person[1], traits)
+        channel = Channel(row["channel"])
+        intent = MessageIntent(
+            message_id=row["message_id"], channel=channel, purpose=row["purpose"]
+        )
+        history = SendHistory(sent=tuple(batch.history[key]))
+        decision = decide(intent, recipient, batch.policies[key[0]], history, now)
+        if isinstance(decision, Skip):
+            await tr.skip(session, row, now, decision.reason, decision.detail)
+            return None
+        if isinstance(decision, Hold):
+            await tr.hold(session, row, now, decision.until, decision.reason)
+            return None
+        return await self._send(session, row, batch, now, recipient, claims)
+
+    async def _send(
+        self,
+        session: AsyncSession,
+        row: Row,
+        batch: Batch,
+        now: datetime,
+        recipient: Any,
+        claims: list[tr.Claimed],
+    ) -> Outgoing | None:
+        key = (row["tenant_id"], row["profile_id"])
+        config = batch.configs[key[0]]
+        template = template_of(row, batch)
+        person = batch.people[key]
+        try:
+            rendered = render_message(
+                template,
+                profile_id=person[1],
+                traits=batch.traits[person],
+                extras=row["context"] or {},
+                recommendations=await self._recommendations(session, batch, person, template),
+                tracking=tracking_context(row, config, self.settings.public_url, now),
+                track=Channel(row["channel"]) in TRACKED_CHANNELS,
+            )
+        except TemplateRenderError as exc:
+            await tr.fail(session, row, now, "template_error", exc.part)
+            return None
+        adapter = self.adapters[Channel(row["channel"])]
+        record = SentRecord(channel=row["channel"], purpose=row["purpose"], sent_at=now)
+        batch.history[key].append(record)
+        if not adapter.in_transaction:
+            token = str(uuid.uuid4())
+            attempts = row["attempts"] + 1
+            claims.append(
+                tr.Claimed(row["message_id"], token, attempts, adapter.provider, now, rendered)
+            )
+            return Outgoing(row, rendered.parts, recipient, config, rendered.unsubscribe_url, token)
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        token = await tr.start_sending(session, row, now, rendered, adapter.provider, lease)
+        out = Outgoing(row, rendered.parts, recipient, config, rendered.unsubscribe_url, token)
+        result = await adapter.send(out, SendContext(now=now, session=session))
+        if result.kind is OutcomeClass.SUCCESS:
+            await tr.sent(session, row, token, now, result)
+        else:
+            await tr.give_up(session, row, token, now, f"permanent:{result.error}")
+        return None
+
+    async def _recommendations(
+        self, session: AsyncSession, batch: Batch, person: Key, template: MessageTemplate
+    ) -> list[dict[str, str]]:
+        if not needs_recommendations(template):
+            return []
+        if person not in batch.recommendations:
+            batch.recommendations[person] = await recommendations_for(
+                session, person[0], person[1], batch.traits[person]
+            )
+        return batch.recommendations[person]

@@ -1,0 +1,53 @@
+"""Consumed facts: tenants, recipient snapshots and merges, order lines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_common.events import OrderPlaced, ProfileChanged, ProfileMerged, TenantConfigured
+from crm_common.kafka import Message
+from crm_common.tenancy import apply_tenant_config
+from crm_messaging.repository import recipients as repo
+from crm_messaging.tables import tenants
+
+
+async def apply_tenants(session: AsyncSession, messages: Sequence[Message]) -> None:
+    for message in messages:
+        if isinstance(message.payload, TenantConfigured):
+            await apply_tenant_config(session, tenants, message.payload.data)
+
+
+async def apply_profiles(session: AsyncSession, messages: Sequence[Message]) -> None:
+    for message in messages:
+        event = message.payload
+        if isinstance(event, ProfileChanged):
+            data = event.data
+            await repo.upsert_snapshot(
+                session, event.tenant_id, data.profile_id, data.version, dict(data.traits)
+            )
+        elif isinstance(event, ProfileMerged):
+            await repo.add_alias(
+                session, event.tenant_id, event.data.merged_id, event.data.survivor_id
+            )
+
+
+async def apply_orders(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """order.placed lines (other events on crm.events.v1, ours included, are ignored)."""
+    for message in messages:
+        event = message.payload
+        if not isinstance(event, OrderPlaced):
+            continue
+        lines = [line for line in event.data.lines if line.product_id]
+        await repo.record_order(
+            session,
+            event.tenant_id,
+            event.data.order_id,
+            profile_id=event.identity.external_ids.get("crm"),
+            email=event.identity.email,
+            phone=event.identity.phone,
+            product_ids=sorted({str(line.product_id) for line in lines}),
+            titles={str(line.product_id): line.title for line in lines},
+            placed_at=event.data.placed_at,
+        )
