@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -62,6 +63,9 @@ def _fixed(raw: RawWebhook, tenant: TenantContext) -> list[Any]:
 async def test_wrong_type_is_dead_lettered_listed_and_replayed(
     ingest, infra, subprocess_env
 ) -> None:
+    # Other tests of the run dead-letter too (the DLQ is shared): scope to ours.
+    started = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    scope = {"consumer": "ingest-normalizer", "since": started}
     tenant = create_tenant(ingest.url)
     body = orjson.loads(fixture_bytes("order.json"))
     body["line_items"][1]["quantity"] = "two"
@@ -73,8 +77,8 @@ async def test_wrong_type_is_dead_lettered_listed_and_replayed(
     assert (letter.consumer, letter.error) == ("ingest-normalizer", REASON)
     assert letter.topic == infra.topic("crm.raw.v1")
     listing = httpx.get(f"{ingest.url}/admin/dlq", headers=ADMIN, timeout=30).json()
-    assert listing["count"] == 1
-    (listed,) = listing["letters"]
+    assert listing["count"] >= 1
+    (listed,) = [x for x in listing["letters"] if x["error"] == REASON]
     assert (listed["error"], listed["replayed"], listed["consumer"]) == (
         REASON,
         False,
@@ -84,7 +88,7 @@ async def test_wrong_type_is_dead_lettered_listed_and_replayed(
 
     replay = httpx.post(
         f"{ingest.url}/admin/dlq/replay",
-        json={"consumer": "ingest-normalizer"},
+        json=scope,
         headers=ADMIN,
         timeout=30,
     )
@@ -96,13 +100,22 @@ async def test_wrong_type_is_dead_lettered_listed_and_replayed(
     # Not deduplicated: the live (unfixed) normalizer tried it again and failed again.
     _, second = await _letters(infra, webhook_id, 2)
     assert second.error == REASON
-    again = httpx.post(f"{ingest.url}/admin/dlq/replay", json={}, headers=ADMIN, timeout=30)
+    again = httpx.post(f"{ingest.url}/admin/dlq/replay", json=scope, headers=ADMIN, timeout=30)
     assert again.json() == {"replayed": 1}  # only the new letter; the first was replayed once
 
     # The CLI replays what is left (the third letter, once it exists).
     await _letters(infra, webhook_id, 3)
     cli = subprocess.run(
-        [sys.executable, "-m", "crm_ingest", "replay-dlq", "--consumer", "ingest-normalizer"],
+        [
+            sys.executable,
+            "-m",
+            "crm_ingest",
+            "replay-dlq",
+            "--consumer",
+            "ingest-normalizer",
+            "--since",
+            started,
+        ],
         env=subprocess_env,
         capture_output=True,
         text=True,
