@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -46,6 +47,9 @@ class Database:
             max_overflow=pool_size,
             pool_pre_ping=True,
             echo=echo,
+            # orjson for JSONB columns: the stdlib codec was the top CPU cost in profiling.
+            json_serializer=lambda obj: orjson.dumps(obj).decode(),
+            json_deserializer=orjson.loads,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from crm_common.service import create_service_app
-from crm_profile.config import Settings
+from crm_common.outbox import OutboxRelay
+from crm_common.service import Runtime, create_service_app
+from crm_profile.api import profiles
+from crm_profile.api import settings as settings_api
+from crm_profile.config import SCHEMA, Settings
+from crm_profile.consumers import build_consumers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+
+    @asynccontextmanager
+    async def setup(_: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
+        runtime.relays.append(OutboxRelay(runtime.db, runtime.producer, SCHEMA))
+        if settings.service.consume:
+            runtime.consumers.extend(build_consumers(settings, runtime))
+        yield
+
     return create_service_app(
         settings=settings,
         service=settings.service,
         title="CRM profile",
+        description="Unified customer records: identity, consents, orders, traits.",
+        routers=[profiles.router, settings_api.router],
+        setup=setup,
     )

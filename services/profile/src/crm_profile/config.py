@@ -8,6 +8,9 @@ from pydantic_settings import SettingsConfigDict
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
 SCHEMA = "profile"
+EVENTS_TOPIC = "crm.events.v1"
+PROFILES_TOPIC = "crm.profiles.v1"
+TENANTS_TOPIC = "crm.tenants.v1"
 
 
 class ProfileService(ServiceSettings):
@@ -15,7 +18,19 @@ class ProfileService(ServiceSettings):
 
     name: str = "profile"
     port: int = 8002
+    # Consumer group names; the Kafka topic prefix is prepended so that test runs
+    # sharing a broker never join each other's groups.
+    group: str = "profile"
+    tenants_group: str = "profile-tenants"
+    max_batch: int = Field(default=500, ge=1)
+    consume: bool = True  # false: REST only (e.g. a read replica of the API)
 
 
 class Settings(BaseServiceSettings):
     service: ProfileService = Field(default_factory=ProfileService)
+
+    def group_id(self) -> str:
+        return self.kafka.topic(self.service.group)
+
+    def tenants_group_id(self) -> str:
+        return self.kafka.topic(self.service.tenants_group)

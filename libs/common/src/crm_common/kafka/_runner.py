@@ -72,8 +72,13 @@ def _event_id_of(message: Message) -> str:
     return str(message.payload.event_id)
 
 
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+
+
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError):
+        return True
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES:
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 

@@ -8,7 +8,8 @@ Modules:
   ``consent`` and ``activity`` do the same for customer attributes, consent
   and suppression, engagement and subscriptions.
 * ``traits``, ``rfm``, ``purchases``: traits recomputed from facts.
-* ``redaction``: erasing personal data.
+* ``redaction``: erasing personal data; ``merging``: two records becoming one.
+* ``snapshot``: the flat segmentable snapshot of ``profile.changed``.
 """
 
 from crm_profile.domain.activity import (
@@ -55,6 +56,7 @@ from crm_profile.domain.identity import (
     identifiers_of,
     identifiers_of_event,
 )
+from crm_profile.domain.merging import merge_attributes, merge_permissions
 from crm_profile.domain.purchases import Acquisition
 from crm_profile.domain.redaction import redact
 from crm_profile.domain.resolution import (
@@ -66,6 +68,7 @@ from crm_profile.domain.resolution import (
     plan_resolution,
 )
 from crm_profile.domain.rfm import RfmScores, RfmThresholds, score_rfm
+from crm_profile.domain.snapshot import build_snapshot, segmentable_attributes
 from crm_profile.domain.traits import Traits, compute_traits, f_stage
 from crm_profile.domain.versions import Stamp, Stamped
 
@@ -107,6 +110,7 @@ __all__ = [
     "apply_customer_event",
     "apply_order_event",
     "apply_subscription_event",
+    "build_snapshot",
     "compute_traits",
     "engagement_fact_of",
     "f_stage",
@@ -114,8 +118,11 @@ __all__ = [
     "identifiers_of",
     "identifiers_of_event",
     "lift_suppression",
+    "merge_attributes",
+    "merge_permissions",
     "plan_resolution",
     "redact",
     "score_rfm",
+    "segmentable_attributes",
     "suppress",
 ]

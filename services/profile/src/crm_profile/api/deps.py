@@ -1,0 +1,46 @@
+"""Dependencies of the REST API: one transaction per request, the caller, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_common.service import Runtime
+from crm_common.tenancy import Caller, authenticate
+from crm_profile.config import Settings
+from crm_profile.tables import tenants
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    # scope="function" below: committed before the response is sent, so a
+    # failed commit is an error answer, never a success that did not happen.
+    async with _runtime(request).db.transaction() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = _runtime(request).settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+async def _caller(request: Request, session: SessionDep, settings: SettingsDep) -> Caller:
+    token = settings.service.service_token.get_secret_value()
+    return await authenticate(request, session, tenants, token)
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]

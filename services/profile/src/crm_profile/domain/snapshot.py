@@ -1,0 +1,50 @@
+"""The flat, segmentable snapshot published with ``profile.changed``.
+
+It holds the computed traits, consent and suppression per channel, and the
+attributes segments select on, but no direct personal data: no name, email
+address, phone number, street address or exact birthday (only the birth month,
+the prefecture and the email domain). Consumers that must contact the person
+(messaging) read the full record over REST with the service token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_profile.domain.attributes import Attributes
+from crm_profile.domain.consent import Permissions
+from crm_profile.domain.traits import Traits
+
+
+def build_snapshot(
+    traits: Traits,
+    attributes: Attributes,
+    permissions: Permissions,
+    *,
+    deleted: bool = False,
+    redacted: bool = False,
+    rfm_rank_previous: str | None = None,
+) -> dict[str, Any]:
+    """Everything a segment may select on, as one flat JSON object."""
+    out: dict[str, Any] = traits.to_snapshot()
+    out |= permissions.to_snapshot()
+    out |= segmentable_attributes(attributes)
+    out |= {"deleted": deleted, "redacted": redacted, "rfm_rank_previous": rfm_rank_previous}
+    return out
+
+
+def segmentable_attributes(attributes: Attributes) -> dict[str, Any]:
+    address = attributes.address.value if attributes.address else None
+    email = attributes.email.value if attributes.email else None
+    birthday = attributes.birthday.value if attributes.birthday else None
+    return {
+        "prefecture": address.prefecture if address else None,
+        "country_code": address.country_code if address else None,
+        "gender": attributes.gender.value if attributes.gender else None,
+        "birthday_month": birthday.month if birthday else None,
+        "tags": list(attributes.tags.value) if attributes.tags else [],
+        "email_domain": email.partition("@")[2] if email else None,
+        "has_email": email is not None,
+        "has_phone": attributes.phone is not None,
+        "properties": {p.key: p.value for p in attributes.properties},
+    }

@@ -1,0 +1,143 @@
+"""End of a batch: facts written, traits recomputed, versions bumped, events enqueued.
+
+One ``profile.changed`` per changed profile per batch, with the full snapshot
+and ``version`` + 1; its event id is derived from ``(tenant, profile, version)``
+so a replayed batch produces the same id. A profile counts as changed when its
+snapshot, attributes, consents, identifiers or flags changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_common.events import stable_event_id
+from crm_common.events.downstream import ProfileChanged, ProfileSnapshot
+from crm_common.outbox import enqueue
+from crm_profile import metrics
+from crm_profile.config import PROFILES_TOPIC, SCHEMA
+from crm_profile.domain import (
+    EngagementFact,
+    OrderFact,
+    SubscriptionFact,
+    build_snapshot,
+    compute_traits,
+)
+from crm_profile.handlers.batch import Profile, TenantBatch
+from crm_profile.handlers.identity import direct_identity
+from crm_profile.repository import facts as fact_repo
+from crm_profile.repository import records
+from crm_profile.repository.facts import ProfileFacts
+
+
+class KeyedProfileChanged(ProfileChanged):
+    """``profile.changed`` keyed by ``tenant:profile_id``."""
+
+    def partition_key(self) -> str:
+        return f"{self.tenant_id}:{self.data.profile_id}"
+
+
+async def finish(batch: TenantBatch) -> list[Any]:
+    """Write the batch back and enqueue its events; returns the events enqueued."""
+    await _flush_facts(batch)
+    candidates = [p for p in batch.profiles.values() if p.touched or p.changed]
+    stored = await fact_repo.facts_of(
+        batch.session, batch.tenant_id, [p.profile_id for p in candidates]
+    )
+    rows: list[dict[str, Any]] = []
+    events: list[Any] = list(batch.outgoing)
+    for profile in sorted(candidates, key=lambda p: p.profile_id):
+        snapshot = snapshot_of(batch, profile, stored[profile.profile_id])
+        if snapshot == profile.traits and not profile.changed:
+            continue
+        profile.traits = snapshot
+        profile.version += 1
+        rows.append(_row(profile))
+        events.append(_changed_event(batch, profile))
+    await records.write_profiles(batch.session, batch.tenant_id, rows)
+    await enqueue(batch.session, SCHEMA, PROFILES_TOPIC, events)
+    metrics.CHANGED.inc(len(rows))
+    return events
+
+
+def snapshot_of(batch: TenantBatch, profile: Profile, facts: ProfileFacts) -> dict[str, Any]:
+    traits = compute_traits(
+        [OrderFact.model_validate(f) for f in facts.orders],
+        [EngagementFact.model_validate(f) for f in facts.engagement],
+        [SubscriptionFact.model_validate(f) for f in facts.subscriptions],
+        batch.now,
+        batch.thresholds,
+    )
+    previous = profile.traits.get("rfm_rank")
+    if previous is not None and traits.rfm_rank != previous:
+        profile.rfm_rank_previous = previous
+    return build_snapshot(
+        traits,
+        profile.attributes,
+        profile.permissions,
+        deleted=profile.deleted_at is not None,
+        redacted=profile.redacted_at is not None,
+        rfm_rank_previous=profile.rfm_rank_previous,
+    )
+
+
+async def _flush_facts(batch: TenantBatch) -> None:
+    orders = [
+        {
+            "order_id": h.key,
+            "profile_id": batch.live(h.profile_id),
+            "fact": h.fact.model_dump(mode="json"),
+            "placed_at": h.fact.details.placed_at if h.fact.details else None,
+        }
+        for h in batch.orders.values()
+        if h.dirty
+    ]
+    subs = [
+        {
+            "contract_id": h.key,
+            "profile_id": batch.live(h.profile_id),
+            "fact": h.fact.model_dump(mode="json"),
+        }
+        for h in batch.subscriptions.values()
+        if h.dirty
+    ]
+    await fact_repo.write_orders(batch.session, batch.tenant_id, orders)
+    await fact_repo.write_subscriptions(batch.session, batch.tenant_id, subs)
+    for row in batch.engagement + batch.timeline:
+        if row["profile_id"] is None:  # ownerless order event: its order's profile, if any
+            held = batch.orders.get(row["summary"].get("order_id", ""))
+            row["profile_id"] = held.profile_id if held else None
+        row["profile_id"] = batch.live(row["profile_id"])
+    await fact_repo.add_engagement(batch.session, _unique(batch.engagement))
+    await fact_repo.add_timeline(batch.session, _unique(batch.timeline))
+
+
+def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per event id (a duplicate inside one INSERT would be an error)."""
+    return list({r["event_id"]: r for r in rows}.values())
+
+
+def _row(profile: Profile) -> dict[str, Any]:
+    return {
+        "profile_id": profile.profile_id,
+        "created_at": profile.created_at,
+        "version": profile.version,
+        "deleted_at": profile.deleted_at,
+        "redacted_at": profile.redacted_at,
+        "attributes": profile.attributes.model_dump(mode="json"),
+        "permissions": profile.permissions.model_dump(mode="json"),
+        "traits": profile.traits,
+        "rfm_rank_previous": profile.rfm_rank_previous,
+    }
+
+
+def _changed_event(batch: TenantBatch, profile: Profile) -> KeyedProfileChanged:
+    pid = profile.profile_id
+    return KeyedProfileChanged(
+        event_id=stable_event_id("profile.changed", batch.tenant_id, pid, str(profile.version)),
+        tenant_id=batch.tenant_id,
+        source="profile",
+        occurred_at=batch.now,
+        received_at=batch.now,
+        identity=direct_identity(pid),
+        data=ProfileSnapshot(profile_id=pid, version=profile.version, traits=profile.traits),
+    )

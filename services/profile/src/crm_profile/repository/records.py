@@ -1,0 +1,227 @@
+"""Profiles and identifiers: locking, claiming, merging, erasing."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_profile.domain import Identifier, IdentifierKind
+from crm_profile.tables import engagement, identifiers, orders, profiles, subscriptions, timeline
+
+
+@dataclass
+class ProfileRow:
+    """A profile row as stored (JSON columns still raw)."""
+
+    profile_id: str
+    created_at: datetime
+    version: int
+    merged_into: str | None
+    deleted_at: datetime | None
+    redacted_at: datetime | None
+    attributes: dict[str, Any]
+    permissions: dict[str, Any]
+    traits: dict[str, Any]
+    rfm_rank_previous: str | None
+
+
+def _ident(kind: str, value: str) -> Identifier:
+    return Identifier(kind=IdentifierKind(kind), value=value)
+
+
+async def owners_of(
+    session: AsyncSession, tenant_id: str, wanted: Collection[Identifier]
+) -> dict[Identifier, str]:
+    """Current owner of each identifier that has one (no lock: verify after locking)."""
+    if not wanted:
+        return {}
+    i = identifiers
+    keys = [(w.kind.value, w.value) for w in wanted]
+    rows = await session.execute(
+        select(i.c.kind, i.c.value, i.c.profile_id).where(
+            i.c.tenant_id == tenant_id, tuple_(i.c.kind, i.c.value).in_(keys)
+        )
+    )
+    return {_ident(r.kind, r.value): r.profile_id for r in rows}
+
+
+async def lock_profiles(
+    session: AsyncSession, tenant_id: str, profile_ids: Collection[str]
+) -> list[ProfileRow]:
+    """Lock the rows (in id order, to keep lock order stable across consumers)."""
+    if not profile_ids:
+        return []
+    p = profiles
+    rows = await session.execute(
+        select(
+            p.c.profile_id,
+            p.c.created_at,
+            p.c.version,
+            p.c.merged_into,
+            p.c.deleted_at,
+            p.c.redacted_at,
+            p.c.attributes,
+            p.c.permissions,
+            p.c.traits,
+            p.c.rfm_rank_previous,
+        )
+        .where(p.c.tenant_id == tenant_id, p.c.profile_id.in_(sorted(profile_ids)))
+        .order_by(p.c.profile_id)
+        .with_for_update()
+    )
+    return [ProfileRow(**r._mapping) for r in rows]
+
+
+async def identifiers_of_profiles(
+    session: AsyncSession, tenant_id: str, profile_ids: Collection[str]
+) -> dict[str, set[Identifier]]:
+    out: dict[str, set[Identifier]] = {pid: set() for pid in profile_ids}
+    if not profile_ids:
+        return out
+    i = identifiers
+    rows = await session.execute(
+        select(i.c.kind, i.c.value, i.c.profile_id).where(
+            i.c.tenant_id == tenant_id, i.c.profile_id.in_(list(profile_ids))
+        )
+    )
+    for r in rows:
+        out[r.profile_id].add(_ident(r.kind, r.value))
+    return out
+
+
+async def insert_profile(
+    session: AsyncSession, tenant_id: str, profile_id: str, created_at: datetime
+) -> None:
+    await session.execute(
+        profiles.insert().values(
+            tenant_id=tenant_id, profile_id=profile_id, created_at=created_at, version=0
+        )
+    )
+
+
+async def delete_profile(session: AsyncSession, tenant_id: str, profile_id: str) -> None:
+    """Undo a creation that lost a race (its identifiers were taken meanwhile)."""
+    i, p = identifiers, profiles
+    await session.execute(delete(i).where(i.c.tenant_id == tenant_id, i.c.profile_id == profile_id))
+    await session.execute(delete(p).where(p.c.tenant_id == tenant_id, p.c.profile_id == profile_id))
+
+
+async def claim_identifiers(
+    session: AsyncSession, tenant_id: str, profile_id: str, wanted: Sequence[Identifier]
+) -> set[Identifier]:
+    """Insert identifiers for ``profile_id``; return those it got (others were taken).
+
+    A conflicting row inserted by a concurrent transaction makes PostgreSQL wait
+    for that transaction, so a loser sees the winner's row on its next query.
+    """
+    if not wanted:
+        return set()
+    i = identifiers
+    stmt = (
+        pg_insert(i)
+        .values(
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "kind": w.kind.value,
+                    "value": w.value,
+                    "profile_id": profile_id,
+                    "created_at": func.now(),
+                }
+                for w in sorted(wanted, key=Identifier.sort_key)
+            ]
+        )
+        .on_conflict_do_nothing()
+        .returning(i.c.kind, i.c.value)
+    )
+    return {_ident(r.kind, r.value) for r in await session.execute(stmt)}
+
+
+async def merge_into(
+    session: AsyncSession, tenant_id: str, survivor: str, merged: Sequence[str]
+) -> None:
+    """Move everything of ``merged`` to ``survivor``; the merged rows become aliases."""
+    for table in (identifiers, orders, subscriptions, engagement, timeline):
+        await session.execute(
+            update(table)
+            .where(table.c.tenant_id == tenant_id, table.c.profile_id.in_(merged))
+            .values(profile_id=survivor)
+        )
+    p = profiles
+    await session.execute(
+        update(p)
+        .where(p.c.tenant_id == tenant_id, p.c.merged_into.in_(merged))
+        .values(merged_into=survivor)
+    )
+    await session.execute(
+        update(p)
+        .where(p.c.tenant_id == tenant_id, p.c.profile_id.in_(merged))
+        .values(merged_into=survivor, updated_at=func.now())
+    )
+
+
+async def delete_identifiers(
+    session: AsyncSession, tenant_id: str, profile_id: str, kinds: Iterable[IdentifierKind]
+) -> None:
+    i = identifiers
+    await session.execute(
+        delete(i).where(
+            i.c.tenant_id == tenant_id,
+            i.c.profile_id == profile_id,
+            i.c.kind.in_([k.value for k in kinds]),
+        )
+    )
+
+
+async def write_profiles(session: AsyncSession, tenant_id: str, rows: list[dict[str, Any]]) -> None:
+    """Update changed profiles in one round trip (``rows`` keyed like the columns)."""
+    if not rows:
+        return
+    p = profiles
+    stmt = (
+        update(p)
+        .where(p.c.tenant_id == tenant_id, p.c.profile_id == bindparam("b_profile_id"))
+        .values(
+            created_at=bindparam("b_created_at"),
+            version=bindparam("b_version"),
+            deleted_at=bindparam("b_deleted_at"),
+            redacted_at=bindparam("b_redacted_at"),
+            attributes=bindparam("b_attributes"),
+            permissions=bindparam("b_permissions"),
+            traits=bindparam("b_traits"),
+            rfm_rank_previous=bindparam("b_rfm_rank_previous"),
+            updated_at=func.now(),
+        )
+    )
+    await session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+
+
+async def erase_tenant(session: AsyncSession, tenant_id: str) -> None:
+    """Delete every profile row of a tenant (Shopify ``shop/redact``)."""
+    from crm_profile.tables import rfm_settings
+
+    for table in (timeline, engagement, subscriptions, orders, identifiers, profiles, rfm_settings):
+        await session.execute(delete(table).where(table.c.tenant_id == tenant_id))
+
+
+async def forget_published_api_events(
+    session: AsyncSession, tenant_id: str, profile_id: str
+) -> None:
+    """Drop already-published outbox rows the API wrote about this profile.
+
+    They may carry personal data in their payload; published rows are only kept
+    for diagnosis, so erasure removes them at once rather than at pruning time.
+    """
+    from crm_profile.tables import outbox
+
+    await session.execute(
+        delete(outbox).where(
+            outbox.c.key == f"{tenant_id}:crm:{profile_id}", outbox.c.published_at.is_not(None)
+        )
+    )
