@@ -7,8 +7,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import importlib.util
-import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -24,16 +22,10 @@ ROOT = Path(__file__).resolve().parents[4]
 
 
 def _load_run_service() -> Any:
-    # tests/support/services.py by path: under --import-mode=importlib the name
-    # "services" resolves to the repository's services/ folder (a namespace package).
-    spec = importlib.util.spec_from_file_location(
-        "crm_test_support_services", ROOT / "tests" / "support" / "services.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """tests/support/service_process.py (on sys.path via the root conftest)."""
+    import service_process
+
+    return service_process
 
 
 _services = _load_run_service()

@@ -4,13 +4,10 @@ test folders put their own folder on sys.path, so ``conftest`` is ambiguous)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,15 +37,10 @@ SMS_ACCOUNT = {"account_sid": "AC123", "auth_token": "secret-token", "from_numbe
 
 
 def load_run_service() -> Any:
-    """``run_service`` from tests/support/services.py, loaded by path: the name
-    ``services`` resolves to the repository's services/ folder first."""
-    path = Path(__file__).resolve().parents[4] / "tests" / "support" / "services.py"
-    spec = importlib.util.spec_from_file_location("messaging_it_services", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module.run_service
+    """tests/support/service_process.py (on sys.path via the root conftest)."""
+    import service_process
+
+    return service_process.run_service
 
 
 async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:

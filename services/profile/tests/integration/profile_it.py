@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from profile_events import NOW
@@ -19,14 +16,10 @@ from crm_profile.tables import identifiers, orders, profiles
 
 
 def load_run_service() -> Any:
-    """``run_service`` from tests/support/services.py, loaded by path."""
-    path = Path(__file__).resolve().parents[4] / "tests" / "support" / "services.py"
-    spec = importlib.util.spec_from_file_location("profile_it_services", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module.run_service
+    """tests/support/service_process.py (on sys.path via the root conftest)."""
+    import service_process
+
+    return service_process.run_service
 
 
 async def apply(db: Database, tenant: str, events: Sequence[Any], now: datetime = NOW) -> None:

@@ -200,3 +200,35 @@ def test_redaction_gives_the_same_result_whenever_it_is_processed(
     midway = fold(history[split:], start=redact(fold(history[:split]), through=request))
 
     assert midway == at_the_end
+
+
+def test_contact_details_for_messaging_and_nothing_after_erasure() -> None:
+    from crm_profile.domain.snapshot import contact_details
+
+    attrs = fold(
+        [
+            upsert(
+                "e1",
+                email="hanako@example.jp",
+                phone="090-1111-2222",
+                first_name="花子",
+                last_name="山田",
+                address=Address(
+                    postal_code="1000001", prefecture="東京", city="千代田区", address1="丸の内1-1"
+                ),
+                properties={"line_user_id": "U" + "a" * 32},
+            ),
+        ]
+    )
+    assert contact_details(attrs) == {
+        "first_name": "花子",
+        "last_name": "山田",
+        "email": "hanako@example.jp",
+        "phone": "+819011112222",
+        "address_postal_code": "100-0001",
+        "address_prefecture": "東京都",
+        "address_city": "千代田区",
+        "address_address1": "丸の内1-1",
+        "line_user_id": "U" + "a" * 32,
+    }
+    assert contact_details(redact(attrs)) == {}

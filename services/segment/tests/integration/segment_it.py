@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,14 +23,10 @@ from crm_common.kafka import Producer
 
 
 def load_services() -> Any:
-    """tests/support/services.py, loaded by path (``services`` is also a folder name)."""
-    path = Path(__file__).resolve().parents[4] / "tests" / "support" / "services.py"
-    spec = importlib.util.spec_from_file_location("segment_it_services", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    """tests/support/service_process.py (on sys.path via the root conftest)."""
+    import service_process
+
+    return service_process
 
 
 async def until(

@@ -11,9 +11,17 @@ from crm_common.events.customers import Channel
 
 
 class ProfileSnapshot(Frozen):
+    """``traits``: everything segments select on, without direct personal data.
+
+    ``contact``: how to reach the person (names, email, phone, postal address,
+    LINE user id), for messaging only; segment never stores it. After an
+    erasure it is empty, and consumers overwrite what they held.
+    """
+
     profile_id: str
     version: int = Field(ge=1)
     traits: dict[str, Any]
+    contact: dict[str, Any] = Field(default_factory=dict)
 
 
 class _ProfileKeyed(EnvelopeBase):

@@ -25,7 +25,12 @@ async def apply_profiles(session: AsyncSession, messages: Sequence[Message]) -> 
         if isinstance(event, ProfileChanged):
             data = event.data
             await repo.upsert_snapshot(
-                session, event.tenant_id, data.profile_id, data.version, dict(data.traits)
+                session,
+                event.tenant_id,
+                data.profile_id,
+                data.version,
+                # contact (names, email, phone, address, LINE id) travels beside the traits
+                {**data.traits, **data.contact},
             )
         elif isinstance(event, ProfileMerged):
             await repo.add_alias(

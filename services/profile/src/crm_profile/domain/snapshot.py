@@ -48,3 +48,29 @@ def segmentable_attributes(attributes: Attributes) -> dict[str, Any]:
         "has_phone": attributes.phone is not None,
         "properties": {p.key: p.value for p in attributes.properties},
     }
+
+
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "first_name_kana",
+    "last_name_kana",
+    "email",
+    "phone",
+)
+
+
+def contact_details(attributes: Attributes) -> dict[str, Any]:
+    """How to reach the person (``ProfileSnapshot.contact``); empty after erasure."""
+    out: dict[str, Any] = {}
+    for name in CONTACT_FIELDS:
+        stamped = getattr(attributes, name)
+        if stamped is not None and stamped.value is not None:
+            out[name] = stamped.value
+    address = attributes.address.value if attributes.address else None
+    if address is not None:
+        out |= {f"address_{k}": v for k, v in address.model_dump().items() if v is not None}
+    line_user_id = next((p.value for p in attributes.properties if p.key == "line_user_id"), None)
+    if line_user_id:
+        out["line_user_id"] = line_user_id
+    return out

@@ -99,6 +99,8 @@ class TenantBatch:
     engagement: list[dict[str, Any]] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     outgoing: list[Frozen] = field(default_factory=list)  # profile.merged, in order
+    # (timeline row, event): republished as profile.activity once the row's profile is final
+    activity: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
     applied: int = 0
 
     def live(self, profile_id: str | None) -> str | None:
@@ -167,4 +169,5 @@ class TenantBatch:
             held.clear()
         self.engagement.clear()
         self.timeline.clear()
+        self.activity.clear()
         self.outgoing.clear()

@@ -76,17 +76,17 @@ async def apply_event(batch: TenantBatch, event: Any) -> None:
 
 def record(batch: TenantBatch, profile: Profile | None, event: Any) -> None:
     """Add the event to the profile's timeline (ownerless: adopted with its order)."""
-    batch.timeline.append(
-        {
-            "tenant_id": batch.tenant_id,
-            "event_id": event.event_id,
-            "profile_id": profile.profile_id if profile else None,
-            "type": event.type,
-            "occurred_at": event.occurred_at,
-            "source": event.source,
-            "summary": summary_of(event),
-        }
-    )
+    row = {
+        "tenant_id": batch.tenant_id,
+        "event_id": event.event_id,
+        "profile_id": profile.profile_id if profile else None,
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "source": event.source,
+        "summary": summary_of(event),
+    }
+    batch.timeline.append(row)
+    batch.activity.append((row, event))
 
 
 async def _holder_or_resolved(

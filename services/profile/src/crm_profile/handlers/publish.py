@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from crm_common.events import stable_event_id
-from crm_common.events.downstream import ProfileChanged, ProfileSnapshot
+from crm_common.events.downstream import (
+    ProfileActivity,
+    ProfileActivityData,
+    ProfileChanged,
+    ProfileSnapshot,
+)
 from crm_common.outbox import enqueue
 from crm_profile import metrics
 from crm_profile.config import PROFILES_TOPIC, SCHEMA
@@ -22,6 +27,7 @@ from crm_profile.domain import (
     build_snapshot,
     compute_traits,
 )
+from crm_profile.domain.snapshot import contact_details
 from crm_profile.handlers.batch import Profile, TenantBatch
 from crm_profile.handlers.identity import direct_identity
 from crm_profile.repository import facts as fact_repo
@@ -44,7 +50,7 @@ async def finish(batch: TenantBatch) -> list[Any]:
         batch.session, batch.tenant_id, [p.profile_id for p in candidates]
     )
     rows: list[dict[str, Any]] = []
-    events: list[Any] = list(batch.outgoing)
+    events: list[Any] = list(batch.outgoing) + _activity_events(batch)
     for profile in sorted(candidates, key=lambda p: p.profile_id):
         snapshot = snapshot_of(batch, profile, stored[profile.profile_id])
         if snapshot == profile.traits and not profile.changed:
@@ -139,5 +145,42 @@ def _changed_event(batch: TenantBatch, profile: Profile) -> KeyedProfileChanged:
         occurred_at=batch.now,
         received_at=batch.now,
         identity=direct_identity(pid),
-        data=ProfileSnapshot(profile_id=pid, version=profile.version, traits=profile.traits),
+        data=ProfileSnapshot(
+            profile_id=pid,
+            version=profile.version,
+            traits=profile.traits,
+            contact=contact_details(profile.attributes),
+        ),
     )
+
+
+def _activity_events(batch: TenantBatch) -> list[ProfileActivity]:
+    """Each applied event, attributed to its (final) profile, before that profile's change.
+
+    Segment (event conditions) and messaging (event triggers) act on these: only
+    this service knows whose event it was. Ownerless events (a refund before its
+    order) are not republished.
+    """
+    out = []
+    for row, event in batch.activity:
+        pid = row["profile_id"]
+        if pid is None:
+            continue
+        out.append(
+            ProfileActivity(
+                event_id=stable_event_id("profile.activity", batch.tenant_id, pid, event.event_id),
+                tenant_id=batch.tenant_id,
+                source="profile",
+                occurred_at=event.occurred_at,
+                received_at=batch.now,
+                identity=direct_identity(pid),
+                data=ProfileActivityData(
+                    profile_id=pid,
+                    source_event_id=event.event_id,
+                    source_type=event.type,
+                    occurred_at=event.occurred_at,
+                    data=event.data.model_dump(mode="json"),
+                ),
+            )
+        )
+    return out

@@ -213,15 +213,24 @@ async def erase_tenant(session: AsyncSession, tenant_id: str) -> None:
 async def forget_published_api_events(
     session: AsyncSession, tenant_id: str, profile_id: str
 ) -> None:
-    """Drop already-published outbox rows the API wrote about this profile.
+    """Drop already-published outbox rows about this profile (and its merged aliases).
 
-    They may carry personal data in their payload; published rows are only kept
-    for diagnosis, so erasure removes them at once rather than at pruning time.
+    They carry personal data: events the API wrote (keyed ``tenant:crm:id``) and
+    ``profile.changed`` with its contact block (keyed ``tenant:id``). Published
+    rows are only kept for diagnosis, so erasure removes them at once rather than
+    at pruning time; unpublished ones still go out, and the erased snapshot
+    enqueued after them overwrites what consumers hold.
     """
-    from crm_profile.tables import outbox
+    from crm_profile.tables import outbox, profiles
 
-    await session.execute(
-        delete(outbox).where(
-            outbox.c.key == f"{tenant_id}:crm:{profile_id}", outbox.c.published_at.is_not(None)
+    aliases = (
+        await session.execute(
+            select(profiles.c.profile_id).where(
+                profiles.c.tenant_id == tenant_id, profiles.c.merged_into == profile_id
+            )
         )
+    ).scalars()
+    keys = [f"{tenant_id}:{k}" for pid in [profile_id, *aliases] for k in (pid, f"crm:{pid}")]
+    await session.execute(
+        delete(outbox).where(outbox.c.key.in_(keys), outbox.c.published_at.is_not(None))
     )
