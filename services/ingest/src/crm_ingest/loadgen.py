@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from typing import Any
 
 import httpx
@@ -36,9 +38,15 @@ def main(
     tenant: str | None = typer.Option(None, help="existing tenant id (with --shop, --secret)"),
     shop: str | None = typer.Option(None),
     secret: str | None = typer.Option(None),
+    until: str | None = typer.Option(
+        None,
+        help="last day of the history (YYYY-MM-DD); default today, so 'last 30 days' "
+        "segments have members",
+    ),
 ) -> None:
     """Generate a shop's history and post it as signed Shopify webhooks."""
-    history = Shop(seed, customers, days).webhooks()
+    end = date.fromisoformat(until) if until else datetime.now(UTC).date()
+    history = Shop(seed, customers, days, datetime.combine(end, clock_time(), UTC)).webhooks()
     if tenant is None:
         tenant, shop, secret, api_key = _create_tenant(url, admin_token, seed)
         typer.echo(f"tenant {tenant}  shop {shop}  api key {api_key}")
