@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from crm_common.clock import clock_from_env
 from crm_common.outbox import OutboxRelay
 from crm_common.service import Runtime, create_service_app
 from crm_profile.api import profiles
 from crm_profile.api import settings as settings_api
 from crm_profile.config import SCHEMA, Settings
 from crm_profile.consumers import build_consumers
+from crm_profile.handlers.refresh import TraitsRefresher
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,8 +24,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def setup(_: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         runtime.relays.append(OutboxRelay(runtime.db, runtime.producer, SCHEMA))
+        clock = runtime.extras.setdefault("clock", clock_from_env())
         if settings.service.consume:
             runtime.consumers.extend(build_consumers(settings, runtime))
+        if settings.service.refresh:
+            refresher = TraitsRefresher(runtime.db, clock, settings.service)
+            runtime.background.append(asyncio.create_task(refresher.run_forever()))
         yield
 
     return create_service_app(

@@ -24,6 +24,13 @@ class ProfileService(ServiceSettings):
     tenants_group: str = "profile-tenants"
     max_batch: int = Field(default=500, ge=1)
     consume: bool = True  # false: REST only (e.g. a read replica of the API)
+    # Time-dependent traits (recency, churn risk, subscription status) are
+    # recomputed for profiles whose traits are older than ``refresh_max_age_seconds``,
+    # checked every ``refresh_seconds``, ``refresh_batch`` profiles per transaction.
+    refresh: bool = True
+    refresh_seconds: float = Field(default=3600, gt=0)
+    refresh_max_age_seconds: float = Field(default=86400, gt=0)
+    refresh_batch: int = Field(default=500, ge=1)
 
 
 class Settings(BaseServiceSettings):

@@ -22,3 +22,10 @@ APPLY_SECONDS = Histogram(
     "Time to apply one batch of events to profiles (inside its transaction)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+REFRESHED = Counter(
+    "crm_profile_traits_refreshed_total", "Profiles whose traits the refresher recomputed"
+)
+REFRESH_CHANGED = Counter(
+    "crm_profile_traits_refresh_changed_total",
+    "profile.changed snapshots enqueued by the refresher (time alone changed the traits)",
+)

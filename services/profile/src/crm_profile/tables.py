@@ -5,6 +5,7 @@
   the domain's :class:`Attributes` / :class:`Permissions` as JSON (with their
   per-field stamps, so later events still converge); ``traits`` is the flat
   snapshot last published.
+  ``traits_computed_at`` says when that snapshot was last computed.
 * ``identifiers``: ``(tenant, kind, value)`` is unique, so the database decides
   who owns an identifier when two consumers race to create the same person.
 * ``orders``, ``subscriptions``: convergent facts per order / contract;
@@ -38,6 +39,7 @@ metadata = make_metadata(SCHEMA)
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)
 tenants = tenants_table(metadata)
+TRAITS_DUE_INDEX = "ix_profiles_traits_computed_at"
 
 
 def _at(name: str, nullable: bool = False) -> Column:  # type: ignore[type-arg]
@@ -65,8 +67,14 @@ profiles = Table(
     _json("permissions"),
     _json("traits"),
     Column("rfm_rank_previous", Text, nullable=True),
+    # When ``traits`` were last computed (service clock): the refresher recomputes
+    # time-dependent traits of profiles whose traits are too old.
+    Column(
+        "traits_computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+    ),
     PrimaryKeyConstraint("tenant_id", "profile_id"),
     Index(None, "tenant_id", "merged_into", postgresql_where=text("merged_into IS NOT NULL")),
+    Index(TRAITS_DUE_INDEX, "traits_computed_at", postgresql_where=text("merged_into IS NULL")),
 )
 
 identifiers = Table(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_common.clock import Clock, clock_from_env
 from crm_common.service import Runtime
 from crm_common.tenancy import Caller, authenticate
 from crm_profile.config import Settings
@@ -35,6 +37,15 @@ def _settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def _now(request: Request) -> datetime:
+    """The service clock (``CRM_CLOCK_FILE`` in tests), as the consumer uses."""
+    clock: Clock = _runtime(request).extras.get("clock") or clock_from_env()
+    return clock.now()
+
+
+NowDep = Annotated[datetime, Depends(_now)]
 
 
 async def _caller(request: Request, session: SessionDep, settings: SettingsDep) -> Caller:

@@ -9,8 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from crm_common.errors import ApiError
-from crm_common.events import utcnow
-from crm_profile.api.deps import CallerDep, IdempotencyKey, SessionDep, SettingsDep
+from crm_profile.api.deps import CallerDep, IdempotencyKey, NowDep, SessionDep, SettingsDep
 from crm_profile.domain.identity import email_identifier, external_id, phone_identifier
 from crm_profile.handlers import commands, views
 from crm_profile.handlers.commands import ProfilePatch
@@ -148,6 +147,7 @@ async def patch(
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
+    now: NowDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     pid = await commands.patch_profile(
@@ -156,7 +156,7 @@ async def patch(
         profile_id,
         body,
         group_id=settings.group_id(),
-        now=utcnow(),
+        now=now,
         idempotency_key=idempotency_key,
     )
     return await views.profile_view(session, caller.tenant_id, pid)
@@ -168,6 +168,7 @@ async def erase(
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
+    now: NowDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     pid = await commands.redact_profile(
@@ -175,7 +176,7 @@ async def erase(
         caller.tenant_id,
         profile_id,
         group_id=settings.group_id(),
-        now=utcnow(),
+        now=now,
         idempotency_key=idempotency_key,
     )
     return await views.profile_view(session, caller.tenant_id, pid)

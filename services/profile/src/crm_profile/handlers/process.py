@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_common.events import utcnow
+from crm_common.clock import clock_from_env
 from crm_common.kafka import Message
 from crm_profile import metrics
 from crm_profile.domain import RfmThresholds
@@ -60,8 +60,9 @@ async def _prefetch(batch: TenantBatch, events: Sequence[Any]) -> None:
 class EventsHandler:
     """The ``crm.events.v1`` batch handler: one pass per tenant in the batch."""
 
-    def __init__(self, clock: Clock = utcnow) -> None:
-        self.clock = clock
+    def __init__(self, clock: Clock | None = None) -> None:
+        # The injectable clock (CRM_CLOCK_FILE in tests), as the refresher uses.
+        self.clock = clock or clock_from_env().now
 
     async def __call__(self, session: AsyncSession, messages: Sequence[Message]) -> None:
         started = time.perf_counter()

@@ -3,7 +3,9 @@
 One ``profile.changed`` per changed profile per batch, with the full snapshot
 and ``version`` + 1; its event id is derived from ``(tenant, profile, version)``
 so a replayed batch produces the same id. A profile counts as changed when its
-snapshot, attributes, consents, identifiers or flags changed.
+snapshot, attributes, consents, identifiers or flags changed. Every profile
+whose traits were recomputed gets ``traits_computed_at = batch.now`` (the
+refresher in :mod:`crm_profile.handlers.refresh` goes through here too).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from crm_profile.domain import (
 from crm_profile.domain.snapshot import contact_details
 from crm_profile.handlers.batch import Profile, TenantBatch
 from crm_profile.handlers.identity import direct_identity
+from crm_profile.repository import due, records
 from crm_profile.repository import facts as fact_repo
-from crm_profile.repository import records
 from crm_profile.repository.facts import ProfileFacts
 
 
@@ -60,6 +62,9 @@ async def finish(batch: TenantBatch) -> list[Any]:
         rows.append(_row(profile))
         events.append(_changed_event(batch, profile))
     await records.write_profiles(batch.session, batch.tenant_id, rows)
+    await due.mark_computed(
+        batch.session, batch.tenant_id, [p.profile_id for p in candidates], batch.now
+    )
     await enqueue(batch.session, SCHEMA, PROFILES_TOPIC, events)
     metrics.CHANGED.inc(len(rows))
     return events

@@ -5,4 +5,5 @@ and never commit: the boundary (a consumed batch, a request) owns the transactio
 * ``facts``: orders, subscriptions, engagement and the timeline.
 * ``reads``: queries behind the REST API.
 * ``settings``: per-tenant RFM thresholds and currency.
+* ``due``: profiles whose time-dependent traits need recomputing.
 """
