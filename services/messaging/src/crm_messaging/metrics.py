@@ -14,6 +14,11 @@ PROVIDER_ERRORS = Counter(
     "Provider calls that did not succeed",
     ["provider", "status"],
 )
+BOUNCES = Counter(
+    "crm_messaging_email_feedback_total",
+    "Email bounces and complaints reported back (DSN or ESP webhook)",
+    ["kind"],  # hard | soft | complaint
+)
 SEND_LATENCY = Histogram(
     "crm_messaging_queued_to_sent_seconds",
     "Time from enqueue to sent (business clock)",

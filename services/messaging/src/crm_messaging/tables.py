@@ -117,6 +117,9 @@ messages = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("unsubscribed_at", DateTime(timezone=True), nullable=True),
+    Column("bounce", Text, nullable=True),  # "hard:5.1.1" / "soft:4.2.2" (state stays sent)
+    Column("bounced_at", DateTime(timezone=True), nullable=True),
+    Column("complained_at", DateTime(timezone=True), nullable=True),
     _now_column("created_at"),
     _now_column("updated_at"),
     Index(

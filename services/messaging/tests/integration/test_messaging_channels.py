@@ -45,7 +45,7 @@ async def test_email_has_sender_unsubscribe_headers_and_both_parts(
     [received] = smtp_server.to("hanako101@example.jp")
     mail = received.message
     mid = m["message_id"]
-    assert received.mail_from == "shop@shop.example.jp"
+    assert received.mail_from == f"bounce+{mid}@shop.example.jp"  # VERP
     assert str(mail["From"]) == "テストショップ <shop@shop.example.jp>"
     assert str(mail["Reply-To"]) == "support@shop.example.jp"
     assert str(mail["Subject"]) == "花子さんへ"

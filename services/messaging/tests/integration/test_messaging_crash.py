@@ -45,7 +45,8 @@ async def test_sigkill_during_a_send_burst_never_duplicates_nor_loses(
         "MESSAGING_HTTP_TIMEOUT": "2",
         "MESSAGING_LEASE_SECONDS": "4",
         "MESSAGING_DISPATCH_BATCH": "100",
-        "MESSAGING_RATE_LIMITS": '{"sms": 0}',
+        # Paced so the burst spans seconds: both kills must land mid-stream.
+        "MESSAGING_RATE_LIMITS": '{"sms": 100}',
         "MESSAGING_RETRY_BASE_SECONDS": "0.5",
         "LOG_LEVEL": "WARNING",
     }

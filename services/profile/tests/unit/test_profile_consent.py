@@ -140,8 +140,11 @@ def test_bounce_suppresses_and_a_later_consent_does_not_clear_it() -> None:
 
 def test_soft_bounce_does_not_suppress() -> None:
     perms = fold([message(MessageBounced, "b1", EMAIL, at=5, reason="soft")])
+    with_status = fold([message(MessageBounced, "b2", EMAIL, at=5, reason="soft:4.2.2")])
 
-    assert perms.suppressed(EMAIL) == ()
+    assert perms.suppressed(EMAIL) == () and with_status.suppressed(EMAIL) == ()
+    hard = fold([message(MessageBounced, "b3", EMAIL, at=5, reason="hard:5.1.1")])
+    assert hard.suppressed(EMAIL) != ()
 
 
 def test_complaint_and_legal_hold_suppress() -> None:

@@ -31,6 +31,9 @@ MESSAGE_FIELDS = (
     "queued_at",
     "sent_at",
     "delivered_at",
+    "bounce",
+    "bounced_at",
+    "complained_at",
     "created_at",
     "updated_at",
 )

@@ -17,7 +17,7 @@ import aiosmtplib
 from crm_common.events.customers import Channel
 from crm_messaging import metrics
 from crm_messaging.channels.base import Outgoing, SendContext, SendResult
-from crm_messaging.channels.email_message import build_email, from_address
+from crm_messaging.channels.email_message import build_email, envelope_sender
 from crm_messaging.config import MessagingService
 from crm_messaging.domain.backoff import OutcomeClass, ProviderOutcome, classify_smtp
 
@@ -98,7 +98,7 @@ class EmailAdapter:
             unsubscribe_url=out.unsubscribe_url,
             now=ctx.now,
         )
-        envelope_from = from_address(sender, self.settings.default_from_address)
+        envelope_from = envelope_sender(out.message_id, sender, self.settings.default_from_address)
         started = time.perf_counter()
         try:
             smtp = await self.pool.acquire()

@@ -15,6 +15,7 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
+from crm_messaging.domain.bounces import verp_address
 from crm_messaging.domain.tenant_settings import Sender
 
 _WIRE = compat32.clone(linesep="\r\n", max_line_length=998)  # no folding of ASCII headers
@@ -29,6 +30,12 @@ def domain_of(address: str) -> str:
 
 def from_address(sender: Sender, default: str) -> str:
     return sender.from_address or default
+
+
+def envelope_sender(message_id: str, sender: Sender, default_from: str) -> str:
+    """The VERP Return-Path of one message: bounces come back naming it."""
+    domain = sender.bounce_domain or domain_of(from_address(sender, default_from))
+    return verp_address(message_id, domain)
 
 
 def _text_part(body: str, subtype: str, top: bool) -> MIMENonMultipart:

@@ -30,6 +30,8 @@ class Sender(Frozen):
     from_address: str | None = None  # None: the service's default address
     reply_to: str | None = None
     unsubscribe_mailto: str | None = None  # None: unsubscribe@<from domain>
+    # VERP envelope sender bounce+<message_id>@<bounce_domain>; None: the from domain.
+    bounce_domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+$", max_length=253)
 
 
 class SmsProvider(Frozen):

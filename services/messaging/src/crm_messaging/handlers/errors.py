@@ -4,7 +4,9 @@ HandlerError
  ├── NotFound     404: the named thing does not exist for this tenant
  ├── Invalid      422: the request cannot be carried out as given (details name fields)
  ├── Conflict     409: the request contradicts the current state
- └── Forbidden    403: a signature did not verify
+ ├── Forbidden    403: a signature did not verify
+ ├── BadRequest   400: the body could not be read (the message says what was missing)
+ └── Unsupported  415: a content type the endpoint does not take
 """
 
 from __future__ import annotations
@@ -40,3 +42,13 @@ class Conflict(HandlerError):
 class Forbidden(HandlerError):
     status = 403
     code = "forbidden"
+
+
+class BadRequest(HandlerError):
+    status = 400
+    code = "bad_request"
+
+
+class Unsupported(HandlerError):
+    status = 415
+    code = "unsupported_media_type"

@@ -34,6 +34,7 @@ EVENT_CLASSES: dict[str, type[Any]] = {
     "clicked": ev.MessageClicked,
     "unsubscribed": ev.MessageUnsubscribed,
     "bounced": ev.MessageBounced,
+    "complained": ev.MessageComplained,
     "call_outcome": ev.CallOutcomeRecorded,
 }
 

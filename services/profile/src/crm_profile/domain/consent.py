@@ -10,7 +10,7 @@ Suppression is what we learned we must not do (the address bounced, the
 customer complained, a legal hold): it is recorded per channel and reason, is
 never cleared by a consent change, and only an explicit
 :func:`lift_suppression` later than the last trigger lifts it. Soft bounces
-(``reason == "soft"``) are not suppressions: the next send may succeed.
+(``reason`` ``soft`` or ``soft:<status>``) are not suppressions: the next send may succeed.
 """
 
 from __future__ import annotations
@@ -169,7 +169,8 @@ def _with_consents(perms: Permissions, records: list[ConsentRecord]) -> Permissi
 def _suppress_from_message(
     perms: Permissions, event: MessageBounced | MessageComplained
 ) -> Permissions:
-    if isinstance(event, MessageBounced) and (event.data.reason or "").lower() == "soft":
+    severity = (event.data.reason or "").lower().split(":", 1)[0]
+    if isinstance(event, MessageBounced) and severity == "soft":
         return perms
     reason = (
         SuppressionReason.BOUNCED
