@@ -46,17 +46,17 @@ def up(timeout: Timeout = 180) -> None:
     for name in services.SERVICES:
         if not services.is_running(p, name):
             services.migrate(name)
-    started = {name: services.start(p, name) for name in services.SERVICES}
-    for name in services.SERVICES:
+    started = {name: services.start(p, name) for name in services.PROCESSES}
+    for name in services.PROCESSES:
         try:
             procs.wait_until(lambda n=name: services.ready(n), timeout, f"{name} /readyz")
         except TimeoutError:
             print(f"{name} did not become ready; last log lines:")
             print(_tail(p.logs / f"{name}.log", 30))
             raise
-    for name in services.SERVICES:
+    for name in services.PROCESSES:
         state = "started" if started[name] else "already running"
-        print(f"{name:<10}{state:<17}{services.url_of(name)}  (docs: /docs, metrics: /metrics)")
+        print(f"{name:<14}{state:<17}{services.url_of(name)}  (docs: /docs, metrics: /metrics)")
     print(f"\nconsole: {services.url_of('dashboard')}/")
 
 
@@ -64,7 +64,7 @@ def up(timeout: Timeout = 180) -> None:
 def down() -> None:
     """Stop every process this stack started (by recorded pid), services first."""
     p = paths()
-    for name in reversed(services.SERVICES):
+    for name in reversed(services.PROCESSES):
         if services.stop(p, name):
             print(f"{name:<10}stopped")
     if kafka.stop(p):
@@ -90,7 +90,7 @@ def status() -> None:
         ("postgres", postgres.is_running(p), postgres.ready(pg.port), pg.url("postgresql")),
         ("kafka", kafka.is_running(p), kafka.ready(ks.bootstrap_servers), ks.bootstrap_servers),
     ]
-    for name in services.SERVICES:
+    for name in services.PROCESSES:
         rows.append(
             (name, services.is_running(p, name), services.ready(name), services.url_of(name))
         )
@@ -98,7 +98,7 @@ def status() -> None:
     for name, running, ready, where in rows:
         state = "ready" if ready else ("starting" if running else "stopped")
         ok = ok and ready
-        print(f"{name:<10}{state:<10}{where}")
+        print(f"{name:<14}{state:<10}{where}")
     raise typer.Exit(0 if ok else 1)
 
 
@@ -109,7 +109,7 @@ def logs(
 ) -> None:
     """Print the last lines of one log, or of every log."""
     p = paths()
-    names = [name] if name else ["postgres", "kafka", *services.SERVICES]
+    names = [name] if name else ["postgres", "kafka", *services.PROCESSES]
     for n in names:
         print(f"==> {p.logs / (n + '.log')} <==")
         print(_tail(p.logs / f"{n}.log", lines))

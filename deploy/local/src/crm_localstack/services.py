@@ -15,8 +15,22 @@ from crm_localstack.paths import Paths
 # Migrations run in this order; dashboard last because it reads the others.
 SERVICES = ("ingest", "profile", "segment", "messaging", "dashboard")
 
+# Processes `up` runs: ingest's webhook front runs apart from its normalizer and
+# outbox relay (role "worker"), so answers to cart platforms never queue behind
+# batch work; the other services run both roles in one process.
+PROCESSES = ("ingest", "ingest-worker", "profile", "segment", "messaging", "dashboard")
+_ROLES = {"ingest": "api", "ingest-worker": "worker"}
+
+
+def service_of(process: str) -> str:
+    return process.removesuffix("-worker")
+
 
 def port_of(name: str) -> int:
+    if name.endswith("-worker"):
+        base = service_of(name)
+        default = SERVICE_PORTS[base] + 10
+        return int(os.environ.get(f"{base.upper()}_WORKER_PORT", default))
     return int(os.environ.get(f"{name.upper()}_PORT", SERVICE_PORTS[name]))
 
 
@@ -32,9 +46,17 @@ def start(p: Paths, name: str) -> bool:
     record = procs.read_record(p.run, name)
     if procs.live_process(record) is not None:
         return False
+    service = service_of(name)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env[f"{service.upper()}_PORT"] = str(port_of(name))
+    if name in _ROLES:
+        env[f"{service.upper()}_ROLE"] = _ROLES[name]
     procs.spawn(
-        p.run, name, [sys.executable, "-m", f"crm_{name}", "serve"], p.logs / f"{name}.log", env=env
+        p.run,
+        name,
+        [sys.executable, "-m", f"crm_{service}", "serve"],
+        p.logs / f"{name}.log",
+        env=env,
     )
     return True
 

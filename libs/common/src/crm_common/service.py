@@ -92,14 +92,20 @@ def create_service_app(
         app.state.runtime = runtime
         try:
             async with setup(app, runtime):
+                if service.role == "api":
+                    runtime.consumers.clear()
+                    runtime.relays.clear()
                 for relay in runtime.relays:
                     await relay.start()
                 for consumer in runtime.consumers:
                     await consumer.start()
-                schema = getattr(settings, "schema_name", service.name)
-                runtime.background.append(
-                    asyncio.create_task(_prune_forever(db, schema, service.dedup_retention_days))
-                )
+                if service.role != "api":
+                    schema = getattr(settings, "schema_name", service.name)
+                    runtime.background.append(
+                        asyncio.create_task(
+                            _prune_forever(db, schema, service.dedup_retention_days)
+                        )
+                    )
                 log.info("service started", extra={"port": service.port})
                 yield
                 await _shutdown(runtime)

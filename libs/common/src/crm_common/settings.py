@@ -7,6 +7,8 @@ be overridden by environment variables (``KAFKA_BOOTSTRAP_SERVERS``,
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -74,6 +76,10 @@ class ServiceSettings(BaseSettings):
     name: str
     host: str = "127.0.0.1"
     port: int
+    # "api": HTTP only (no consumers, relays or housekeeping), so answer times do not
+    # queue behind batch work; "worker": consumers and relays, HTTP for probes only;
+    # "all": both in one process (tests, small installs).
+    role: Literal["all", "api", "worker"] = "all"
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     dedup_retention_days: int = Field(default=14, ge=1)
     service_token: SecretStr = Field(
