@@ -40,7 +40,11 @@ async def main(only: set[str]) -> list[Row]:
                 continue
             module = importlib.import_module(f"bench.{stage}")
             print(f"running stage {stage} ...", flush=True)
-            rows += await module.run(env, limits)
+            try:
+                rows += await module.run(env, limits)
+            except Exception as exc:  # one broken stage must not discard the others' rows
+                print(f"stage {stage} failed: {exc!r}", flush=True)
+                rows.append(Row(stage, "stage_failed", 1, repr(exc)[:80]))
     finally:
         await env.drop()
     return rows
