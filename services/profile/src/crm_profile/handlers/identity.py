@@ -43,13 +43,6 @@ class ResolutionRaceError(RuntimeError):
     """Identifiers kept changing hands; the batch is retried by the runner."""
 
 
-class KeyedProfileMerged(ProfileMerged):
-    """``profile.merged`` keyed by ``tenant:survivor_id`` like every profile record."""
-
-    def partition_key(self) -> str:
-        return f"{self.tenant_id}:{self.data.survivor_id}"
-
-
 def event_identifiers(event: object) -> tuple[list[Identifier], str | None]:
     """Stored identifiers of an event, and the profile id it names directly, if any."""
     found = identifiers_of_event(event)
@@ -192,8 +185,8 @@ async def merge(batch: TenantBatch, survivor: Profile, merged: list[Profile]) ->
     metrics.MERGES.inc(len(merged))
 
 
-def _merged_event(batch: TenantBatch, survivor: str, merged: str) -> KeyedProfileMerged:
-    return KeyedProfileMerged(
+def _merged_event(batch: TenantBatch, survivor: str, merged: str) -> ProfileMerged:
+    return ProfileMerged(
         event_id=stable_event_id("profile.merged", batch.tenant_id, merged, survivor),
         tenant_id=batch.tenant_id,
         source="profile",

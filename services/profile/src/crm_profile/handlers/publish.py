@@ -37,13 +37,6 @@ from crm_profile.repository import facts as fact_repo
 from crm_profile.repository.facts import ProfileFacts
 
 
-class KeyedProfileChanged(ProfileChanged):
-    """``profile.changed`` keyed by ``tenant:profile_id``."""
-
-    def partition_key(self) -> str:
-        return f"{self.tenant_id}:{self.data.profile_id}"
-
-
 async def finish(batch: TenantBatch) -> list[Any]:
     """Write the batch back and enqueue its events; returns the events enqueued."""
     await _flush_facts(batch)
@@ -141,9 +134,9 @@ def _row(profile: Profile) -> dict[str, Any]:
     }
 
 
-def _changed_event(batch: TenantBatch, profile: Profile) -> KeyedProfileChanged:
+def _changed_event(batch: TenantBatch, profile: Profile) -> ProfileChanged:
     pid = profile.profile_id
-    return KeyedProfileChanged(
+    return ProfileChanged(
         event_id=stable_event_id("profile.changed", batch.tenant_id, pid, str(profile.version)),
         tenant_id=batch.tenant_id,
         source="profile",

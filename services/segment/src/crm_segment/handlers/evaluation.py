@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_common.events.downstream import SegmentEntered, SegmentExited
 from crm_segment import metrics
 from crm_segment.domain.catalog import TenantCatalog
 from crm_segment.domain.membership import earliest, evaluate_profile
@@ -48,7 +49,7 @@ async def evaluate_and_apply(
     open_rows = await membership_repo.open_of(session, tenant_id, pids)
     enters: list[tuple[str, str]] = []
     leaves: list[tuple[str, str]] = []
-    outgoing: list[out.KeyedSegmentEntered | out.KeyedSegmentExited] = []
+    outgoing: list[SegmentEntered | SegmentExited] = []
     moments: dict[str, datetime | None] = {}
     for c in candidates:
         current = open_rows.get(c.profile_id, {})

@@ -10,6 +10,7 @@ from itertools import chain
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_common.events.downstream import SegmentEntered, SegmentExited
 from crm_segment import metrics
 from crm_segment.domain.catalog import build_catalog
 from crm_segment.domain.definition import Definition, parse_definition
@@ -40,7 +41,7 @@ async def fill_segment(
     """Diff the SQL result against the open rows; the caller holds the tenant exclusively."""
     started = time.perf_counter()
     entered, gone = await bulk.fill(session, tenant_id, segment_id, definition, now)
-    events: Iterable[out.KeyedSegmentEntered | out.KeyedSegmentExited] = chain(
+    events: Iterable[SegmentEntered | SegmentExited] = chain(
         (out.entered(tenant_id, segment_id, pid, now, reason) for pid in entered),
         (out.exited(tenant_id, segment_id, pid, at, now, reason) for pid, at in gone),
     )

@@ -21,16 +21,6 @@ from crm_segment.config import SCHEMA, SEGMENTS_TOPIC
 CRM_PLATFORM = "crm"  # identity.external_ids["crm"] names a profile directly
 
 
-class KeyedSegmentEntered(SegmentEntered):
-    def partition_key(self) -> str:
-        return f"{self.tenant_id}:{self.data.profile_id}"
-
-
-class KeyedSegmentExited(SegmentExited):
-    def partition_key(self) -> str:
-        return f"{self.tenant_id}:{self.data.profile_id}"
-
-
 def entered_event_id(tenant_id: str, segment_id: str, profile_id: str, entered_at: datetime) -> str:
     return stable_event_id(
         "segment.entered", tenant_id, segment_id, profile_id, entered_at.isoformat()
@@ -45,8 +35,8 @@ def exited_event_id(tenant_id: str, segment_id: str, profile_id: str, entered_at
 
 def entered(
     tenant_id: str, segment_id: str, profile_id: str, at: datetime, reason: str
-) -> KeyedSegmentEntered:
-    return KeyedSegmentEntered(
+) -> SegmentEntered:
+    return SegmentEntered(
         event_id=entered_event_id(tenant_id, segment_id, profile_id, at),
         tenant_id=tenant_id,
         source="segment",
@@ -64,8 +54,8 @@ def exited(
     entered_at: datetime,
     at: datetime,
     reason: str,
-) -> KeyedSegmentExited:
-    return KeyedSegmentExited(
+) -> SegmentExited:
+    return SegmentExited(
         event_id=exited_event_id(tenant_id, segment_id, profile_id, entered_at),
         tenant_id=tenant_id,
         source="segment",
@@ -78,12 +68,12 @@ def exited(
 
 async def publish(
     session: AsyncSession,
-    events: Iterable[KeyedSegmentEntered | KeyedSegmentExited],
+    events: Iterable[SegmentEntered | SegmentExited],
     trigger: str,
     batch: int = 5000,
 ) -> None:
     """Enqueue in chunks of ``batch`` rows per statement."""
-    chunk: list[KeyedSegmentEntered | KeyedSegmentExited] = []
+    chunk: list[SegmentEntered | SegmentExited] = []
     for event in events:
         chunk.append(event)
         if len(chunk) >= batch:
@@ -93,7 +83,7 @@ async def publish(
 
 
 async def _flush(
-    session: AsyncSession, chunk: list[KeyedSegmentEntered | KeyedSegmentExited], trigger: str
+    session: AsyncSession, chunk: list[SegmentEntered | SegmentExited], trigger: str
 ) -> None:
     if not chunk:
         return
