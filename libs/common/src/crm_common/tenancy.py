@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,7 +37,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.errors import ApiError
-from crm_common.events import TenantConfig
+from crm_common.events import TenantConfig, TenantConfigured
+from crm_common.kafka import BatchHandler, Message
 
 API_KEY_PREFIX = "crm_"
 
@@ -76,6 +78,17 @@ async def apply_tenant_config(session: AsyncSession, table: Table, config: Tenan
         where=table.c.version < stmt.excluded.version,
     )
     await session.execute(stmt)
+
+
+def tenant_config_handler(table: Table) -> BatchHandler:
+    """The ``crm.tenants.v1`` batch handler that keeps ``table`` (a service's copy) current."""
+
+    async def apply_tenants(session: AsyncSession, messages: Sequence[Message]) -> None:
+        for message in messages:
+            if isinstance(message.payload, TenantConfigured):
+                await apply_tenant_config(session, table, message.payload.data)
+
+    return apply_tenants
 
 
 @dataclass(frozen=True)

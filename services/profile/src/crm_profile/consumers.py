@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from crm_common.events import TenantConfigured
-from crm_common.kafka import ConsumerRunner, Message
+from crm_common.kafka import ConsumerRunner
 from crm_common.service import Runtime
-from crm_common.tenancy import apply_tenant_config
+from crm_common.tenancy import tenant_config_handler
 from crm_profile.config import EVENTS_TOPIC, SCHEMA, TENANTS_TOPIC, Settings
 from crm_profile.handlers.process import EventsHandler
 from crm_profile.tables import tenants
 
-
-async def apply_tenants(session: AsyncSession, messages: Sequence[Message]) -> None:
-    for message in messages:
-        if isinstance(message.payload, TenantConfigured):
-            await apply_tenant_config(session, tenants, message.payload.data)
+apply_tenants = tenant_config_handler(tenants)
 
 
 def build_consumers(settings: Settings, runtime: Runtime) -> list[ConsumerRunner]:

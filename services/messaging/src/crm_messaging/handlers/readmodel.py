@@ -6,17 +6,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_common.events import OrderPlaced, ProfileChanged, ProfileMerged, TenantConfigured
+from crm_common.events import OrderPlaced, ProfileChanged, ProfileMerged
 from crm_common.kafka import Message
-from crm_common.tenancy import apply_tenant_config
+from crm_common.tenancy import tenant_config_handler
 from crm_messaging.repository import recipients as repo
 from crm_messaging.tables import tenants
 
-
-async def apply_tenants(session: AsyncSession, messages: Sequence[Message]) -> None:
-    for message in messages:
-        if isinstance(message.payload, TenantConfigured):
-            await apply_tenant_config(session, tenants, message.payload.data)
+apply_tenants = tenant_config_handler(tenants)
 
 
 async def apply_profiles(session: AsyncSession, messages: Sequence[Message]) -> None:
