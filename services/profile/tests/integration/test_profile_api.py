@@ -67,8 +67,9 @@ async def test_setup_two_customers(world, profile_service, profile_db, producer)
 
     async def ready() -> list:
         rows = await live_profiles(profile_db, tenant)
-        counts = sorted(r.traits.get("orders_count") for r in rows)
-        return rows if counts == [1, 2] else []
+        # every event applied, the refund included: orders counts and net spend both final
+        state = sorted((r.traits.get("orders_count"), r.traits.get("total_spent")) for r in rows)
+        return rows if state == [(1, "2000"), (2, "7500")] else []
 
     rows = await until(ready)
     world.update(tenant=tenant, key=key, svc=profile_service)
