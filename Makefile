@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: install up down status logs test lint format typecheck unit bench demo clean
+.PHONY: install browser up down status logs test lint format typecheck unit bench demo clean
 
 install:  ## uv + the locked workspace (idempotent)
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv>=0.5"
@@ -33,7 +33,11 @@ format: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: lint  ## lint, type-check, then every test against the real Kafka and Postgres
+browser:  ## Debian's headless Chromium for the browser tests (installed once per machine; never a downloaded browser)
+	@command -v chromium >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
+test: lint browser  ## lint, type-check, then every test against the real Kafka and Postgres
 	@bash scripts/test.sh $(PYTEST_ARGS)
 
 bench: install  ## raw limits of this machine (and later every stage), bench/results/latest.json
