@@ -6,6 +6,7 @@
   per-field stamps, so later events still converge); ``traits`` is the flat
   snapshot last published.
   ``traits_computed_at`` says when that snapshot was last computed.
+* ``rank_history``: when each profile's RFM rank changed (rank movement).
 * ``identifiers``: ``(tenant, kind, value)`` is unique, so the database decides
   who owns an identifier when two consumers race to create the same person.
 * ``orders``, ``subscriptions``: convergent facts per order / contract;
@@ -143,6 +144,20 @@ rfm_settings = Table(
     Column("tenant_id", Text, primary_key=True),
     _json("thresholds"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# A row per change of a profile's RFM rank (``rank`` NULL: the rank was lost),
+# written with the batch that changed it; the rank in effect at ``t`` is the
+# latest row with ``valid_from <= t``. Created by profile_0004, not in
+# PROFILE_TABLES (profile_0002 creates those).
+rank_history = Table(
+    "rank_history",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("profile_id", Text, nullable=False),
+    Column("rank", Text, nullable=True),
+    _at("valid_from"),
+    PrimaryKeyConstraint("tenant_id", "profile_id", "valid_from"),
 )
 
 PROFILE_TABLES = (

@@ -14,7 +14,7 @@ from crm_common.clock import clock_from_env
 from crm_common.kafka import ConsumerRunner, Message
 from crm_common.outbox import OutboxRelay
 from crm_common.service import Runtime, create_service_app
-from crm_segment.api import members, profiles, segments, templates
+from crm_segment.api import history, members, profiles, segments, templates
 from crm_segment.config import PROFILES_GROUP, SCHEMA, TENANTS_GROUP, Settings
 from crm_segment.context import SegmentContext
 from crm_segment.handlers import sweep
@@ -63,6 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service=settings.service,
         title="CRM segment",
         description="Live segments over crm.profiles.v1, published to crm.segments.v1.",
-        routers=[segments.router, members.router, profiles.router, templates.router],
+        routers=[
+            segments.router,
+            members.router,
+            profiles.router,
+            templates.router,
+            history.router,
+        ],
         setup=setup,
     )

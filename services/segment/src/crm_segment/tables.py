@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -37,6 +38,7 @@ __all__ = [
     "outbox",
     "processed_events",
     "profiles",
+    "segment_size_history",
     "segments",
     "tenants",
 ]
@@ -90,6 +92,20 @@ merged_profiles = Table(
     Column("survivor_id", Text, nullable=False),
     _stamp("merged_at"),
     PrimaryKeyConstraint("tenant_id", "profile_id"),
+)
+
+# The size of each active segment per local day of its tenant: the sweeper
+# upserts today's row with the current count; a day without a row kept the
+# size of the day before. Created by segment_0003 (not in NEW_TABLES).
+segment_size_history = Table(
+    "segment_size_history",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("segment_id", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    _stamp("recorded_at"),
+    PrimaryKeyConstraint("tenant_id", "segment_id", "day"),
 )
 
 NEW_TABLES = (

@@ -6,4 +6,5 @@
 * ``publish``: traits recomputed, versions bumped, ``profile.changed`` enqueued.
 * ``process``: the consumer's batch handler and the entry point shared with the API.
 * ``commands``: PATCH / DELETE from the API, recorded as canonical events.
+* ``analytics``: the console's aggregates (overview, RFM, rank movement); read only.
 """

@@ -33,7 +33,7 @@ from crm_profile.domain import (
     plan_resolution,
 )
 from crm_profile.handlers.batch import Profile, TenantBatch
-from crm_profile.repository import records
+from crm_profile.repository import rank_history, records
 
 CRM_PLATFORM = "crm"
 _ATTEMPTS = 8
@@ -169,6 +169,7 @@ async def merge(batch: TenantBatch, survivor: Profile, merged: list[Profile]) ->
     """Fold ``merged`` into ``survivor``: facts, identifiers, timeline and aliases move."""
     ids = [m.profile_id for m in merged]
     await records.merge_into(batch.session, batch.tenant_id, survivor.profile_id, ids)
+    await rank_history.drop(batch.session, batch.tenant_id, ids)  # the survivor's history wins
     for other in merged:
         survivor.attributes = merge_attributes(survivor.attributes, other.attributes)
         survivor.permissions = merge_permissions(survivor.permissions, other.permissions)

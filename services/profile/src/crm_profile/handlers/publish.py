@@ -6,6 +6,8 @@ so a replayed batch produces the same id. A profile counts as changed when its
 snapshot, attributes, consents, identifiers or flags changed. Every profile
 whose traits were recomputed gets ``traits_computed_at = batch.now`` (the
 refresher in :mod:`crm_profile.handlers.refresh` goes through here too).
+A profile whose RFM rank changed gets a ``rank_history`` row valid from
+``batch.now`` (rank movement analytics).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from crm_profile.domain import (
 from crm_profile.domain.snapshot import contact_details
 from crm_profile.handlers.batch import Profile, TenantBatch
 from crm_profile.handlers.identity import direct_identity
-from crm_profile.repository import due, records
+from crm_profile.repository import due, rank_history, records
 from crm_profile.repository import facts as fact_repo
 from crm_profile.repository.facts import ProfileFacts
 
@@ -46,15 +48,19 @@ async def finish(batch: TenantBatch) -> list[Any]:
     )
     rows: list[dict[str, Any]] = []
     events: list[Any] = list(batch.outgoing) + _activity_events(batch)
+    ranks: list[tuple[str, str | None]] = []  # rank_history rows: only actual changes
     for profile in sorted(candidates, key=lambda p: p.profile_id):
         snapshot = snapshot_of(batch, profile, stored[profile.profile_id])
         if snapshot == profile.traits and not profile.changed:
             continue
+        if snapshot.get("rfm_rank") != profile.traits.get("rfm_rank"):
+            ranks.append((profile.profile_id, snapshot.get("rfm_rank")))
         profile.traits = snapshot
         profile.version += 1
         rows.append(_row(profile))
         events.append(_changed_event(batch, profile))
     await records.write_profiles(batch.session, batch.tenant_id, rows)
+    await rank_history.record(batch.session, batch.tenant_id, ranks, batch.now)
     await due.mark_computed(
         batch.session, batch.tenant_id, [p.profile_id for p in candidates], batch.now
     )

@@ -204,9 +204,10 @@ async def write_profiles(session: AsyncSession, tenant_id: str, rows: list[dict[
 
 async def erase_tenant(session: AsyncSession, tenant_id: str) -> None:
     """Delete every profile row of a tenant (Shopify ``shop/redact``)."""
-    from crm_profile.tables import rfm_settings
+    from crm_profile.tables import rank_history, rfm_settings
 
-    for table in (timeline, engagement, subscriptions, orders, identifiers, profiles, rfm_settings):
+    erased = (timeline, engagement, subscriptions, orders, identifiers, profiles, rfm_settings)
+    for table in (*erased, rank_history):
         await session.execute(delete(table).where(table.c.tenant_id == tenant_id))
 
 

@@ -1,4 +1,5 @@
-"""Time passing: re-evaluate profiles whose next change is due; fill scheduled 固定 segments."""
+"""Time passing: re-evaluate profiles whose next change is due; fill scheduled 固定 segments;
+record today's size of every active segment (``segment_size_history``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from crm_segment.context import SegmentContext
 from crm_segment.handlers.evaluation import Candidate, evaluate_and_apply
 from crm_segment.handlers.segments import fill_scheduled_snapshot
 from crm_segment.repository import catalog as catalog_repo
-from crm_segment.repository import locks
+from crm_segment.repository import history, locks
 from crm_segment.repository import profiles as profile_repo
 from crm_segment.repository import segments as segment_repo
 
@@ -42,6 +43,8 @@ async def sweep_once(ctx: SegmentContext) -> int:
     for tenant_id in tenants:
         total += await _sweep_tenant(ctx, tenant_id, now)
     await _fill_snapshots(ctx, now)
+    async with ctx.db.transaction() as session:  # the console's size trend: today's row
+        await history.record_sizes(session, now)
     metrics.SWEEP_SECONDS.observe(time.perf_counter() - started)
     metrics.SWEPT_PROFILES.inc(total)
     return total

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_segment.tables import memberships, segments
+from crm_segment.tables import memberships, profiles, segments
 
 
 def members_page_query(
@@ -23,6 +23,32 @@ def members_page_query(
         stmt = stmt.where(m.profile_id > after)
     stmt = stmt.order_by(m.profile_id)
     return stmt if limit is None else stmt.limit(limit)
+
+
+EXPORT_TRAITS = (
+    "rfm_rank",
+    "f_stage",
+    "orders_count",
+    "total_spent",
+    "last_order_at",
+    "prefecture",
+)
+"""Snapshot traits exported with the members (the read model holds no name or contact)."""
+
+
+def members_export_query(tenant_id: str, segment_id: str) -> Select[Any]:
+    """Open memberships by profile id, with :data:`EXPORT_TRAITS` of each profile's snapshot."""
+    m, p = memberships.c, profiles.c
+    traits = [p.traits[name].astext.label(name) for name in EXPORT_TRAITS]
+    joined = memberships.outerjoin(
+        profiles, (p.tenant_id == m.tenant_id) & (p.profile_id == m.profile_id)
+    )
+    return (
+        select(m.profile_id, m.entered_at, *traits)
+        .select_from(joined)
+        .where(m.tenant_id == tenant_id, m.segment_id == segment_id, m.exited_at.is_(None))
+        .order_by(m.profile_id)
+    )
 
 
 async def members_page(
