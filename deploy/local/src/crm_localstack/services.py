@@ -15,11 +15,12 @@ from crm_localstack.paths import Paths
 # Migrations run in this order; dashboard last because it reads the others.
 SERVICES = ("ingest", "profile", "segment", "messaging", "dashboard")
 
-# Processes `up` runs. A service can also be split into an HTTP front (ROLE=api) and a
-# consumer process (ROLE=worker, "<name>-worker" here): not done by default yet, because
-# ingest's CSV importer slowed down badly in that shape (see the issue notes).
-PROCESSES = ("ingest", "profile", "segment", "messaging", "dashboard")
-_ROLES: dict[str, str] = {}
+# Processes `up` runs: ingest's webhook front (role "api": it answers and queues
+# CSV imports) runs apart from its normalizer, outbox relay and import worker (role
+# "worker"), so answers to cart platforms never queue behind batch work; the other
+# services run both roles in one process.
+PROCESSES = ("ingest", "ingest-worker", "profile", "segment", "messaging", "dashboard")
+_ROLES = {"ingest": "api", "ingest-worker": "worker"}
 
 
 def service_of(process: str) -> str:

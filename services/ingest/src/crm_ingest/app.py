@@ -52,18 +52,24 @@ async def _setup(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     runtime.extras["ingest"] = ctx
     runtime.consumers.append(build_normalizer(runtime.db, runtime.producer, settings.kafka))
     runtime.relays.append(OutboxRelay(runtime.db, runtime.producer, SCHEMA))
-    runtime.background.append(asyncio.create_task(_maintain(ctx)))
+    if service.role != "api":  # an API-only process queues imports; workers run them
+        runtime.background.append(asyncio.create_task(_maintain(ctx)))
     yield
     await worker.stop()
 
 
-async def _maintain(ctx: IngestContext) -> None:
-    """Resume imports left by a crashed worker; forget old rate-limit windows."""
-    interval = min(30.0, ctx.settings.service.import_stale_seconds / 2)
+async def _maintain(ctx: IngestContext, poll_seconds: float = 1.0) -> None:
+    """Start imports queued by API-only processes (every second); resume imports left
+    by a crashed worker and forget old rate-limit windows (every stale/2 seconds)."""
+    every = max(1, round(min(30.0, ctx.settings.service.import_stale_seconds / 2) / poll_seconds))
+    round_no = 0
     while True:
         try:
-            await ctx.imports.resume_stale()
-            await ratelimit.prune(ctx.db)
+            await ctx.imports.start_queued()
+            if round_no % every == 0:
+                await ctx.imports.resume_stale()
+                await ratelimit.prune(ctx.db)
         except Exception as exc:  # retried next round
             log.warning("maintenance failed", extra={"error": repr(exc)})
-        await asyncio.sleep(interval)
+        round_no += 1
+        await asyncio.sleep(poll_seconds)

@@ -70,6 +70,17 @@ class ImportWorker:
         for import_id in ids:
             self.submit(import_id, stale=True)
 
+    async def start_queued(self) -> None:
+        """Start imports queued by an API-only process (``INGEST_ROLE=api``).
+
+        Claiming is an atomic ``UPDATE ... WHERE status = 'queued'``: when several
+        workers see the same import, exactly one of them runs it.
+        """
+        async with self.db.transaction() as session:
+            ids = await repo.queued_imports(session)
+        for import_id in ids:
+            self.submit(import_id)
+
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
         for task in tasks:

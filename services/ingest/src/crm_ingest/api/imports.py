@@ -54,7 +54,8 @@ async def create_import(
             encoding=codec,
             spool_path=str(path),
         )
-    ctx.imports.submit(import_id)
+    if ctx.settings.service.role == "all":
+        ctx.imports.submit(import_id)  # else a worker process claims it (start_queued)
     body = {"import_id": import_id, "status": "queued", "bytes": size}
     return ORJSONResponse(body, status_code=202)
 

@@ -64,6 +64,13 @@ async def stale_imports(session: AsyncSession, stale_seconds: float) -> list[str
     return list((await session.execute(stmt)).scalars())
 
 
+async def queued_imports(session: AsyncSession, limit: int = 20) -> list[str]:
+    """Imports accepted by an API-only process and not yet claimed by any worker."""
+    i = imports
+    stmt = select(i.c.import_id).where(i.c.status == "queued").order_by(i.c.created_at).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
 async def new_fingerprints(
     session: AsyncSession, import_id: str, prints: Sequence[str]
 ) -> set[str]:
