@@ -26,6 +26,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
 import orjson
@@ -41,6 +42,7 @@ STAGE = "profile"
 TENANT = "bench-shop"
 PROFILES = scale(100_000)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+LOGS = Path(__file__).resolve().parents[1] / ".local" / "bench-logs"
 
 
 def _email(i: int) -> str:
@@ -99,12 +101,15 @@ def _start_service(env: BenchEnv, port: int) -> subprocess.Popen[bytes]:
         "PROFILE_PORT": str(port),
         "LOG_LEVEL": "WARNING",
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "crm_profile", "serve"],
-        env=child,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = LOGS / "profile-service.log"  # kept for diagnosis of a failed run
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "crm_profile", "serve"],
+            env=child,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 async def _applied(conn: asyncpg.Connection, group: str) -> int:
