@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from crm_common.settings import BaseServiceSettings, ServiceSettings
+from crm_common.settings import SERVICE_PORTS, BaseServiceSettings, ServiceSettings
 
 SCHEMA = "dashboard"
+TENANTS_TOPIC = "crm.tenants.v1"
+
+
+def _local(name: str) -> str:
+    return f"http://127.0.0.1:{SERVICE_PORTS[name]}"
 
 
 class DashboardService(ServiceSettings):
@@ -15,7 +20,32 @@ class DashboardService(ServiceSettings):
 
     name: str = "dashboard"
     port: int = 8000
+    tenants_group: str = "dashboard-tenants"
+    # Base URLs of the services the console calls (DASHBOARD_INGEST_URL ...).
+    ingest_url: str = _local("ingest")
+    profile_url: str = _local("profile")
+    segment_url: str = _local("segment")
+    messaging_url: str = _local("messaging")
+    ingest_admin_token: SecretStr = Field(
+        default=SecretStr("dev-admin-token"),
+        validation_alias=AliasChoices("DASHBOARD_INGEST_ADMIN_TOKEN", "INGEST_ADMIN_TOKEN"),
+    )
+    api_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Signs the session cookie; set a long random value in production.
+    session_secret: SecretStr = SecretStr("dev-dashboard-session-secret")
+    session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
+    # Secure cookies need https; false only for plain-http localhost.
+    cookie_secure: bool = True
+    # Measure lag, dead letters and readiness for /metrics (crm_dashboard.ops.exporter).
+    ops_exporter: bool = True
+    # Dev convenience: an admin created at start when absent (all three must be set).
+    bootstrap_email: str | None = None
+    bootstrap_password: SecretStr | None = None
+    bootstrap_tenant: str | None = None
 
 
 class Settings(BaseServiceSettings):
     service: DashboardService = Field(default_factory=DashboardService)
+
+    def tenants_group_id(self) -> str:
+        return self.kafka.topic(self.service.tenants_group)

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Column, DateTime, Table, Text, UniqueConstraint, func
+
 from crm_common.db import make_metadata
 from crm_common.plumbing import outbox_table, processed_events_table
+from crm_common.tenancy import tenants_table
 from crm_dashboard.config import SCHEMA
 
 metadata = make_metadata(SCHEMA)
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)
+tenants = tenants_table(metadata)
+
+ROLES = ("admin", "marketer", "viewer")
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_login_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("tenant_id", "email"),
+)
+
+NEW_TABLES = (tenants, users)

@@ -1,0 +1,1 @@
+"""Console commands: users and sign-in."""
