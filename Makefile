@@ -43,8 +43,8 @@ test: lint browser  ## lint, type-check, then every test against the real Kafka 
 bench: install  ## raw limits of this machine (and later every stage), bench/results/latest.json
 	@bash scripts/with-infra.sh $(RUN) python -m bench --update-readme $(BENCH_ARGS)
 
-demo: install  ## feed a running `make up` stack with a realistic shop (a few thousand webhooks)
-	@$(RUN) python -m crm_ingest.loadgen --url http://127.0.0.1:$${INGEST_PORT:-8001} --customers 400 --days 365 --seed 1
+demo: install  ## feed a running `make up` stack with a realistic shop and create console users for it
+	@bash scripts/demo.sh
 
 clean: down
 	rm -rf .local

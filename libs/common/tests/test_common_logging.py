@@ -37,5 +37,12 @@ def test_pii_inside_free_text_is_masked() -> None:
     assert entry["error"] == "bad [email]"
 
 
+def test_url_encoded_pii_in_request_lines_is_masked() -> None:
+    entry = _format(
+        "GET /v1/profiles?email=Hanako%40Example.jp&phone=%2B819012345678 HTTP/1.1"
+    )
+    assert entry["msg"] == "GET /v1/profiles?email=[email]&phone=[phone] HTTP/1.1"
+
+
 def test_scrub_leaves_ordinary_numbers_alone() -> None:
     assert scrub("order 1001 total 10800 JPY") == "order 1001 total 10800 JPY"

@@ -52,6 +52,8 @@ def start(p: Paths, name: str) -> bool:
     env[f"{service.upper()}_PORT"] = str(port_of(name))
     if name in _ROLES:
         env[f"{service.upper()}_ROLE"] = _ROLES[name]
+    if service == "dashboard":  # served over plain http on 127.0.0.1 by `make up`
+        env.setdefault("DASHBOARD_COOKIE_SECURE", "false")
     procs.spawn(
         p.run,
         name,

@@ -21,13 +21,17 @@ _SENSITIVE_KEYS = re.compile(
     re.IGNORECASE,
 )
 _SAFE_KEYS = {"consumer", "topic", "service", "route", "tenant_id", "event_id", "name_of_job"}
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+# "@" also URL-encoded: request URLs (httpx's logs, access logs) carry query strings.
+_EMAIL = re.compile(r"[\w.+%-]+(?:@|%40)[\w-]+(\.[\w-]+)+", re.IGNORECASE)
+_PLUS = re.compile(r"%2B(?=\d)", re.IGNORECASE)
 _PHONE = re.compile(r"(?<![\w])(\+?\d[\d\- ]{8,}\d)(?![\w])")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 def scrub(text: str) -> str:
-    """Mask email addresses and phone-number-like digit runs in free text."""
+    """Mask email addresses and phone-number-like digit runs in free text (URL-encoded
+    ones too: ``%40`` for "@", ``%2B`` before an international number)."""
+    text = _PLUS.sub("+", text)
     return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
 
 
@@ -75,3 +79,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # One INFO line per outgoing request (with its query string) is noise, not an audit.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
