@@ -273,9 +273,25 @@ def _csv(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode("cp932")
 
 
-async def _csv_import(url: str, tenant: dict[str, Any], limit: float) -> list[Row]:
-    rows = scale(200_000)
+def _rss_mb(pid: int, field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak so far) of a process, in MB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+async def _csv_import(
+    url: str, tenant: dict[str, Any], limit: float, pids: dict[str, int]
+) -> list[Row]:
+    """One customers CSV (``BENCH_CSV_ROWS``, default scale(200,000)) through the API.
+
+    The memory rows show that the import streams: the worker's peak RSS after the
+    import next to its RSS before it (a file loaded whole would add its size).
+    """
+    rows = int(os.environ.get("BENCH_CSV_ROWS", scale(200_000)))
     data = _csv(rows)
+    before = {name: _rss_mb(pid, "VmRSS") for name, pid in pids.items()}
     headers = {"Authorization": f"Bearer {tenant['api_key']}"}
     async with httpx.AsyncClient(timeout=300) as client:
         started = time.perf_counter()
@@ -291,7 +307,18 @@ async def _csv_import(url: str, tenant: dict[str, Any], limit: float) -> list[Ro
         rate = report["progress"]["rows_read"] / (time.perf_counter() - started)
     if report["status"] != "completed":
         raise RuntimeError(f"bench import failed: {report['error']}")
-    return [Row(STAGE, "csv_import_rows", round(rate, 1), "rows/s", rate / limit)]
+    memory = []
+    for name, pid in pids.items():
+        memory += [
+            Row(STAGE, f"csv_{name}_rss_before", before[name], "MB"),
+            Row(STAGE, f"csv_{name}_rss_peak", _rss_mb(pid, "VmHWM"), "MB"),
+        ]
+    size = round(len(data) / 1e6, 1)
+    return [
+        Row(STAGE, "csv_import_rows", round(rate, 1), "rows/s", rate / limit),
+        Row(STAGE, "csv_import_file", rows, f"rows ({size} MB, Shift_JIS)"),
+        *memory,
+    ]
 
 
 async def run(env: BenchEnv, limits: dict[str, float]) -> list[Row]:
@@ -312,7 +339,8 @@ async def run(env: BenchEnv, limits: dict[str, float]) -> list[Row]:
         rows = await _webhooks(url, tenant, limit)
         rows += await _batches(url, tenant, limit)
         rows += await _normalizer(env, url, limit)
-        rows += await _csv_import(url, tenant, limit)
+        pids = {"api": proc.pid, "worker": worker.pid}
+        rows += await _csv_import(url, tenant, limit, pids)
     finally:
         for p in (proc, worker):
             p.terminate()

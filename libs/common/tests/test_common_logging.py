@@ -38,9 +38,7 @@ def test_pii_inside_free_text_is_masked() -> None:
 
 
 def test_url_encoded_pii_in_request_lines_is_masked() -> None:
-    entry = _format(
-        "GET /v1/profiles?email=Hanako%40Example.jp&phone=%2B819012345678 HTTP/1.1"
-    )
+    entry = _format("GET /v1/profiles?email=Hanako%40Example.jp&phone=%2B819012345678 HTTP/1.1")
     assert entry["msg"] == "GET /v1/profiles?email=[email]&phone=[phone] HTTP/1.1"
 
 
