@@ -217,6 +217,7 @@ def test_contact_details_for_messaging_and_nothing_after_erasure() -> None:
                     postal_code="1000001", prefecture="東京", city="千代田区", address1="丸の内1-1"
                 ),
                 properties={"line_user_id": "U" + "a" * 32},
+                birthday=date(1990, 5, 17),
             ),
         ]
     )
@@ -225,6 +226,7 @@ def test_contact_details_for_messaging_and_nothing_after_erasure() -> None:
         "last_name": "山田",
         "email": "hanako@example.jp",
         "phone": "+819011112222",
+        "birthday": "1990-05-17",
         "address_postal_code": "100-0001",
         "address_prefecture": "東京都",
         "address_city": "千代田区",

@@ -9,6 +9,7 @@ the prefecture and the email domain). Consumers that must contact the person
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from crm_profile.domain.attributes import Attributes
@@ -57,6 +58,7 @@ CONTACT_FIELDS = (
     "last_name_kana",
     "email",
     "phone",
+    "birthday",  # date-triggered journeys (birthday mail) need the day, not just the month
 )
 
 
@@ -66,7 +68,8 @@ def contact_details(attributes: Attributes) -> dict[str, Any]:
     for name in CONTACT_FIELDS:
         stamped = getattr(attributes, name)
         if stamped is not None and stamped.value is not None:
-            out[name] = stamped.value
+            value = stamped.value
+            out[name] = value.isoformat() if isinstance(value, date) else value
     address = attributes.address.value if attributes.address else None
     if address is not None:
         out |= {f"address_{k}": v for k, v in address.model_dump().items() if v is not None}
