@@ -11,8 +11,11 @@ from fastapi import FastAPI
 from crm_common.events.customers import Channel
 from crm_common.outbox import OutboxRelay
 from crm_common.service import Runtime, create_service_app
+from crm_messaging.api import campaigns as campaigns_api
 from crm_messaging.api import errors, messages, outputs, providers, templates, tracking
+from crm_messaging.api import journeys as journeys_api
 from crm_messaging.api import settings as settings_api
+from crm_messaging.api import stats as stats_api
 from crm_messaging.api.deps import Services
 from crm_messaging.channels.base import ChannelAdapter
 from crm_messaging.channels.email import EmailAdapter, SmtpPool
@@ -22,8 +25,10 @@ from crm_messaging.channels.ratelimit import RateLimiter
 from crm_messaging.channels.sms import SmsAdapter
 from crm_messaging.clock import Clock, clock_from_settings
 from crm_messaging.config import SCHEMA, MessagingService, Settings
-from crm_messaging.consumers import consumers
+from crm_messaging.consumers import consumers, journey_consumers
+from crm_messaging.dispatch.campaigns import CampaignWorker
 from crm_messaging.dispatch.worker import Dispatcher
+from crm_messaging.journeys_worker import JourneyWorker
 
 
 def build_adapters(
@@ -50,6 +55,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         pool = SmtpPool(service)
         services = Services(db=runtime.db, clock=the_clock, settings=settings)
         runtime.consumers.extend(consumers(runtime))
+        runtime.consumers.extend(journey_consumers(runtime, the_clock))
         runtime.relays.append(OutboxRelay(runtime.db, runtime.producer, SCHEMA))
         dispatcher = Dispatcher(
             runtime.db,
@@ -63,9 +69,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         runtime.extras["dispatcher"] = dispatcher
         if service.dispatcher_enabled:
             await dispatcher.start()
+        journey_worker = runtime.extras["journey_worker"] = JourneyWorker(runtime.db, the_clock)
+        worker_on = service.journey_worker_enabled
+        if worker_on or (worker_on is None and service.dispatcher_enabled):
+            await journey_worker.start()
+        campaign_worker = runtime.extras["campaign_worker"] = CampaignWorker(
+            runtime.db, the_clock, service.campaign_batch, service.campaign_tick_seconds
+        )
+        if service.dispatcher_enabled:
+            await campaign_worker.start()
         try:
             yield
         finally:
+            await campaign_worker.stop()
+            await journey_worker.stop()
             await dispatcher.stop()
             await pool.close()
             await client.aclose()
@@ -82,6 +99,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             outputs.router,
             tracking.router,
             providers.router,
+            journeys_api.router,
+            journeys_api.templates_router,
+            campaigns_api.router,
+            stats_api.router,
         ],
         setup=setup,
     )

@@ -11,6 +11,7 @@ SCHEMA = "messaging"
 EVENTS_TOPIC = "crm.events.v1"
 PROFILES_TOPIC = "crm.profiles.v1"
 TENANTS_TOPIC = "crm.tenants.v1"
+SEGMENTS_TOPIC = "crm.segments.v1"
 
 
 def _default_rate_limits() -> dict[str, float]:
@@ -48,6 +49,10 @@ class MessagingService(ServiceSettings):
     # Test/staging only: a file holding an ISO instant; time runs on from it.
     fake_clock_file: str | None = None
     tracking_ttl_days: int = 90
+    campaign_batch: int = Field(default=200, ge=1)  # recipients enqueued per worker round
+    campaign_tick_seconds: float = Field(default=0.5, gt=0)  # idle poll, throttle granularity
+    # The journey worker loop; None: run it when the dispatcher runs (tests drive both).
+    journey_worker_enabled: bool | None = None
 
 
 class Settings(BaseServiceSettings):

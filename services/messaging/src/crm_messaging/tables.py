@@ -223,3 +223,6 @@ NEW_TABLES = (
     call_outcomes,
     orders,
 )
+
+# Journey tables live in their own module on this metadata (alembic's env sees them).
+from crm_messaging import tables_journeys as _journey_tables  # noqa: E402,F401

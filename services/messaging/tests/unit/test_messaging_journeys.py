@@ -204,8 +204,8 @@ def test_f2_waits_are_counted_from_the_order() -> None:
 def test_f2_enters_on_first_order_only() -> None:
     defn = f2_step_mail()
     assert defn.entry_condition is not None
-    assert evaluate(defn.entry_condition, state(None), Facts(traits={"order_count": 1}))
-    assert not evaluate(defn.entry_condition, state(None), Facts(traits={"order_count": 2}))
+    assert evaluate(defn.entry_condition, state(None), Facts(traits={"orders_count": 1}))
+    assert not evaluate(defn.entry_condition, state(None), Facts(traits={"orders_count": 2}))
 
 
 def winback_run(step: str) -> RunState:

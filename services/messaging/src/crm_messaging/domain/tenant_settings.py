@@ -13,6 +13,7 @@ from pydantic import Field
 
 from crm_common.events import Frozen
 from crm_common.events.customers import Channel
+from crm_messaging.domain.attribution import AttributionWindows
 from crm_messaging.domain.policy import (
     FrequencyCap,
     Purpose,
@@ -57,6 +58,7 @@ class MessagingSettings(Frozen):
     sms: SmsProvider | None = None
     line: LineProvider | None = None
     tracking_ttl_days: int = Field(default=90, ge=1, le=3650)
+    attribution: AttributionWindows = Field(default_factory=AttributionWindows)
 
     def policy(self, timezone: str) -> TenantPolicy:
         return TenantPolicy(

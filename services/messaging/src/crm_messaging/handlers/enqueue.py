@@ -40,6 +40,8 @@ class MessageRequest(BaseModel):
     template: dict[str, str] | None = None  # inline parts, e.g. {"subject": ..., "text": ...}
     context: dict[str, Any] = Field(default_factory=dict)  # coupon_code and other extras
     not_before: datetime | None = None
+    # Part of the message id instead of source_id (a journey: one message per run and step).
+    dedupe_key: str | None = Field(default=None, min_length=1, max_length=500)
 
     @model_validator(mode="after")
     def _one_template(self) -> MessageRequest:
@@ -89,7 +91,8 @@ async def enqueue_message(
     session: AsyncSession, tenant_id: str, intent: MessageRequest, now: datetime
 ) -> Enqueued:
     """Record the intent (queued) and announce ``message.queued``; idempotent by message id."""
-    mid = message_id(intent.source_kind, intent.source_id, intent.profile_id, intent.channel)
+    key = intent.dedupe_key or intent.source_id
+    mid = message_id(intent.source_kind, key, intent.profile_id, intent.channel)
     existing = await repo.get_message(session, mid)
     if existing is not None:
         if existing["tenant_id"] != tenant_id:

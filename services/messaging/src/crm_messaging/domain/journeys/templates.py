@@ -75,7 +75,7 @@ def f2_step_mail(journey_id: str = "f2_step_mail", prefix: str = "f2_") -> Journ
         journey_id=journey_id,
         name="F2 step mail",
         trigger=EventTrigger(event_type="order.placed", key_field="data.order_id"),
-        entry_condition=TraitCondition(trait="order_count", op="eq", value=1),
+        entry_condition=TraitCondition(trait="orders_count", op="eq", value=1),
         re_entry=Once(),
         goals=(PurchaseGoal(),),
         steps=tuple(steps),

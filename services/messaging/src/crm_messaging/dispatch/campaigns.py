@@ -1,0 +1,69 @@
+"""The campaign worker: any number of replicas share the work through the database.
+
+Each round claims ONE campaign with work now (``FOR UPDATE SKIP LOCKED``) and
+advances it in its own transaction, so a slow or failing campaign never holds
+the others back and replicas never advance the same campaign at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from crm_common.db import Database
+from crm_messaging.clock import Clock
+from crm_messaging.handlers.campaigns_send import Pace, advance
+from crm_messaging.repository import campaigns as repo
+
+log = logging.getLogger(__name__)
+
+
+class CampaignWorker:
+    def __init__(self, db: Database, clock: Clock, max_batch: int, tick_seconds: float) -> None:
+        self.db = db
+        self.clock = clock
+        self.tick_seconds = tick_seconds
+        self.pace = Pace(max_batch=max_batch, tick=timedelta(seconds=tick_seconds))
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="campaign-worker")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=30)
+            except TimeoutError:
+                self._task.cancel()
+
+    async def run_once(self) -> int:
+        """Advance one campaign that has work now; 0 when none has."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            due = await repo.claim_due(session, now, limit=1)
+            for campaign in due:
+                await advance(session, campaign, now, self.pace)
+        return len(due)
+
+    async def run_until_idle(self, limit: int = 10_000) -> int:
+        """Rounds until no campaign has work now (tests, and the CLI)."""
+        rounds = 0
+        while rounds < limit and await self.run_once():
+            rounds += 1
+        return rounds
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                worked = await self.run_once()
+            except Exception as exc:  # the database or a bug: log, back off, go on
+                log.warning("campaign round failed", extra={"error": repr(exc)})
+                worked = 0
+            if not worked:
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.tick_seconds)
+                except TimeoutError:
+                    pass

@@ -1,0 +1,233 @@
+"""Advance one claimed run: ask the interpreter, perform its actions (send through
+``enqueue_message``, update the profile through the outbox), save state and history.
+
+Runs inside the worker's transaction, so a crash loses nothing and repeats nothing:
+the message id is derived from (journey, step, run), enqueueing twice is a no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_common.events import stable_event_id
+from crm_common.events.customers import CustomerData, CustomerUpserted
+from crm_messaging.domain.ids import journey_source_id
+from crm_messaging.domain.journeys import (
+    ExitRun,
+    Facts,
+    GoTo,
+    JourneyDefinition,
+    RunState,
+    SendMessage,
+    UpdateProfile,
+    WaitUntil,
+    evaluate,
+    next_action,
+)
+from crm_messaging.handlers.enqueue import MessageRequest, enqueue_message
+from crm_messaging.handlers.errors import HandlerError
+from crm_messaging.handlers.events import SOURCE, identity_of, publish
+from crm_messaging.handlers.journeys_entry import ENTRY_REJECTED
+from crm_messaging.metrics_journeys import RUNS_FINISHED, STEPS
+from crm_messaging.repository import journey_runs as runs_repo
+
+# A run moves through sends and branches at most this far in one round (no loop
+# without a wait is valid, so this only bounds very long instant chains).
+MAX_MOVES = 100
+
+History = list[tuple[str | None, str, dict[str, Any], datetime]]
+
+
+@dataclass
+class Progress:
+    state: RunState
+    history: History = field(default_factory=list)
+    status: str = "active"
+    exit_reason: str | None = None
+    wake_at: datetime | None = None
+
+
+def state_of(run: RowMapping) -> RunState:
+    return RunState(
+        run_id=run["run_id"],
+        profile_id=run["profile_id"],
+        entered_at=run["entered_at"],
+        current_step_id=run["current_step_id"],
+        step_entered_at=run["step_entered_at"],
+        visited=dict(run["visited"] or {}),
+        context=dict(run["context"] or {}),
+    )
+
+
+def _move(progress: Progress, target: str | None, now: datetime) -> None:
+    state = progress.state
+    visited = dict(state.visited)
+    if target is not None:
+        visited[target] = now
+    progress.state = state.model_copy(
+        update={"current_step_id": target, "step_entered_at": now, "visited": visited}
+    )
+
+
+def _finish(progress: Progress, reason: str, now: datetime) -> None:
+    if reason == "completed":
+        progress.status = "completed"
+    elif reason.startswith("goal:"):
+        progress.status = "goal_reached"
+    else:
+        progress.status = "exited"
+    progress.exit_reason = reason
+    step = progress.state.current_step_id
+    progress.history.append((step, progress.status, {"reason": reason}, now))
+    RUNS_FINISHED.labels(progress.status).inc()
+
+
+async def _send(
+    session: AsyncSession,
+    run: RowMapping,
+    action: SendMessage,
+    context: dict[str, str],
+    now: datetime,
+) -> dict[str, Any]:
+    intent = MessageRequest(
+        source_kind="journey",
+        source_id=run["journey_id"],
+        step_id=action.step_id,
+        dedupe_key=journey_source_id(run["journey_id"], action.step_id, run["run_id"]),
+        profile_id=run["profile_id"],
+        channel=action.channel,
+        purpose=action.purpose,
+        template_id=action.template_id,
+        context=dict(context),
+    )
+    enqueued = await enqueue_message(session, run["tenant_id"], intent, now)
+    return {
+        "channel": action.channel.value,
+        "template_id": action.template_id,
+        "message_id": enqueued.message["message_id"],
+    }
+
+
+async def _update_profile(
+    session: AsyncSession, run: RowMapping, action: UpdateProfile, now: datetime
+) -> dict[str, Any]:
+    """``customer.upserted`` naming the profile directly (``crm`` external id); profile
+    merges properties per key."""
+    event = CustomerUpserted(
+        event_id=stable_event_id("journey-update", run["run_id"], action.step_id),
+        tenant_id=run["tenant_id"],
+        source=SOURCE,
+        occurred_at=now,
+        received_at=now,
+        identity=identity_of(run["profile_id"]),
+        data=CustomerData(properties={action.property: action.value}, updated_at=now),
+    )
+    await publish(session, [event])
+    return {"property": action.property, "value": action.value}
+
+
+async def _perform(
+    session: AsyncSession,
+    run: RowMapping,
+    progress: Progress,
+    action: SendMessage | UpdateProfile | GoTo,
+    now: datetime,
+) -> None:
+    step = progress.state.current_step_id
+    if isinstance(action, GoTo):
+        progress.history.append((step, "moved", {"to": action.step_id, "why": action.reason}, now))
+        _move(progress, action.step_id, now)
+        return
+    if isinstance(action, SendMessage):
+        detail = await _send(session, run, action, progress.state.context, now)
+        progress.history.append((step, "sent", detail, now))
+    else:
+        detail = await _update_profile(session, run, action, now)
+        progress.history.append((step, "updated_profile", detail, now))
+    STEPS.labels("send" if isinstance(action, SendMessage) else "update_profile").inc()
+    _move(progress, action.next_step_id, now)
+
+
+async def advance(
+    session: AsyncSession, run: RowMapping, defn: JourneyDefinition, facts: Facts, now: datetime
+) -> Progress:
+    """Move the run as far as it can go at ``now`` and save it."""
+    progress = Progress(state_of(run))
+    if not _admitted(defn, progress, facts, now):
+        await _save(session, run, progress, now)
+        return progress
+    for _ in range(MAX_MOVES):
+        try:
+            action = next_action(defn, progress.state, facts, now)
+            if isinstance(action, ExitRun):
+                _finish(progress, action.reason, now)
+                break
+            if isinstance(action, WaitUntil):
+                progress.wake_at = action.until
+                await _note_wait(session, run, progress, action.until, now)
+                break
+            await _perform(session, run, progress, action, now)
+        except HandlerError as exc:
+            # A send the pipeline refuses outright (template deleted, wrong channel):
+            # the run cannot go on; say why instead of retrying forever.
+            _finish(progress, f"error:{exc.code}", now)
+            break
+    else:
+        progress.wake_at = now  # a very long instant chain: go on next round
+    await _save(session, run, progress, now)
+    return progress
+
+
+def _admitted(defn: JourneyDefinition, progress: Progress, facts: Facts, now: datetime) -> bool:
+    """The deferred entry condition, on the run's first round (nothing visited yet)."""
+    state = progress.state
+    if defn.entry_condition is None or state.visited:
+        return True
+    if not evaluate(defn.entry_condition, state, facts):
+        _finish(progress, ENTRY_REJECTED, now)
+        return False
+    progress.history.append((state.current_step_id, "admitted", {}, now))
+    _move(progress, state.current_step_id, now)
+    return True
+
+
+async def _note_wait(
+    session: AsyncSession, run: RowMapping, progress: Progress, until: datetime, now: datetime
+) -> None:
+    # Once per arrival at a wait step; re-arming after a wake-up (a fact arrived) is silent.
+    step = progress.state.current_step_id
+    if not progress.history:
+        last = await runs_repo.last_entry(session, run["run_id"])
+        if last is not None and last["step_id"] == step and last["action"] == "waiting":
+            return
+    progress.history.append((step, "waiting", {"until": until.isoformat()}, now))
+
+
+async def _save(session: AsyncSession, run: RowMapping, progress: Progress, now: datetime) -> None:
+    state = progress.state
+    ended = progress.status != "active"
+    await runs_repo.save_run(
+        session,
+        run["run_id"],
+        status=progress.status,
+        current_step_id=state.current_step_id,
+        step_entered_at=state.step_entered_at,
+        visited={k: v.isoformat() for k, v in state.visited.items()},
+        next_wake_at=None if ended else progress.wake_at,
+        exit_reason=progress.exit_reason,
+        finished_at=now if ended else None,
+        updated_at=now,
+    )
+    await runs_repo.add_history(session, run["run_id"], run["tenant_id"], progress.history)
+
+
+async def fail_run(session: AsyncSession, run: RowMapping, now: datetime) -> None:
+    """End a run the worker could not advance (a bug or bad data), with the reason."""
+    progress = Progress(state_of(run))
+    _finish(progress, "error:internal", now)
+    await _save(session, run, progress, now)
