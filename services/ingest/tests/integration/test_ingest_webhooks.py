@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import orjson
@@ -122,6 +123,13 @@ async def test_three_deliveries_of_one_webhook_give_one_set_of_events(ingest, in
     assert len(events) == 5
 
 
+def _parsed_or_none(record: Any) -> Any:
+    try:
+        return parse_raw_record(record.value)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 async def test_rejected_deliveries_store_nothing(ingest, infra) -> None:
     tenant = create_tenant(ingest.url)
     url, shop, secret = f"{ingest.url}/webhooks/shopify", tenant["shop"], tenant["secret"]
@@ -163,8 +171,8 @@ async def test_rejected_deliveries_store_nothing(ingest, infra) -> None:
         infra,
         "crm.raw.v1",
         lambda rs: any(r.webhook_id == "wh-after-rejections" for r in rs),
-        decode=lambda r: parse_raw_record(r.value),
-        keep=lambda r: r.tenant_id == tenant["tenant_id"],
+        decode=_parsed_or_none,  # other tests put garbage on the shared crm.raw.v1
+        keep=lambda r: r is not None and r.tenant_id == tenant["tenant_id"],
     )
     assert [r.webhook_id for r in raw] == ["wh-after-rejections"]
     record = raw[0]

@@ -16,6 +16,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.db import Database
+from crm_messaging.background import BackgroundWorker
 from crm_messaging.clock import Clock
 from crm_messaging.domain.clock import wall, zone
 from crm_messaging.domain.journeys import DateTraitTrigger, JourneyDefinition
@@ -29,7 +30,9 @@ from crm_messaging.repository import journeys as journeys_repo
 log = logging.getLogger(__name__)
 
 
-class JourneyWorker:
+class JourneyWorker(BackgroundWorker):
+    name = "journey-worker"
+
     def __init__(
         self,
         db: Database,
@@ -39,39 +42,17 @@ class JourneyWorker:
         idle_seconds: float = 0.5,
         sweep_seconds: float = 60.0,
     ) -> None:
+        super().__init__()
         self.db = db
         self.clock = clock
         self.batch = batch
         self.idle_seconds = idle_seconds
         self.sweep_seconds = sweep_seconds
         self._last_sweep: float | None = None
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="journey-worker")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=30)
-            except TimeoutError:
-                self._task.cancel()
-
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            busy = False
-            try:
-                await self._maybe_sweep()
-                busy = await self.run_once() > 0
-            except Exception:
-                log.exception("journey worker round failed")
-            if not busy:
-                try:
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self.idle_seconds)
-                except TimeoutError:
-                    pass
+    async def round(self) -> int:
+        await self._maybe_sweep()
+        return await self.run_once()
 
     async def run_once(self) -> int:
         """One batch of due runs at the clock's now; how many were advanced."""

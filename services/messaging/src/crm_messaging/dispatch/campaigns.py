@@ -7,37 +7,28 @@ the others back and replicas never advance the same campaign at once.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import timedelta
 
 from crm_common.db import Database
+from crm_messaging.background import BackgroundWorker
 from crm_messaging.clock import Clock
 from crm_messaging.handlers.campaigns_send import Pace, advance
 from crm_messaging.repository import campaigns as repo
 
-log = logging.getLogger(__name__)
 
+class CampaignWorker(BackgroundWorker):
+    name = "campaign-worker"
 
-class CampaignWorker:
     def __init__(self, db: Database, clock: Clock, max_batch: int, tick_seconds: float) -> None:
+        super().__init__()
         self.db = db
         self.clock = clock
         self.tick_seconds = tick_seconds
+        self.idle_seconds = tick_seconds
         self.pace = Pace(max_batch=max_batch, tick=timedelta(seconds=tick_seconds))
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="campaign-worker")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=30)
-            except TimeoutError:
-                self._task.cancel()
+    async def round(self) -> int:
+        return await self.run_once()
 
     async def run_once(self) -> int:
         """Advance one campaign that has work now; 0 when none has."""
@@ -54,16 +45,3 @@ class CampaignWorker:
         while rounds < limit and await self.run_once():
             rounds += 1
         return rounds
-
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                worked = await self.run_once()
-            except Exception as exc:  # the database or a bug: log, back off, go on
-                log.warning("campaign round failed", extra={"error": repr(exc)})
-                worked = 0
-            if not worked:
-                try:
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self.tick_seconds)
-                except TimeoutError:
-                    pass

@@ -17,6 +17,7 @@ from typing import Any
 
 from crm_common.db import Database
 from crm_common.events.customers import Channel
+from crm_messaging.background import BackgroundWorker
 from crm_messaging.channels.base import ChannelAdapter, Outgoing, SendContext, SendResult
 from crm_messaging.channels.ratelimit import RateLimiter
 from crm_messaging.clock import Clock
@@ -39,7 +40,11 @@ from crm_messaging.repository.messages import Completion
 log = logging.getLogger(__name__)
 
 
-class Dispatcher:
+class Dispatcher(BackgroundWorker):
+    """Its own loop (claims while sends are in flight); start/stop from the base."""
+
+    name = "dispatcher"
+
     def __init__(
         self,
         db: Database,
@@ -59,23 +64,10 @@ class Dispatcher:
             cap=timedelta(seconds=settings.retry_cap_seconds),
             max_attempts=settings.retry_max_attempts,
         )
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
         self._slots = asyncio.Semaphore(settings.dispatch_concurrency)
         self._sent = GroupCommit(self._commit_sent)
         self._data_started = GroupCommit(self._commit_data_started)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="dispatcher")
-
-    async def stop(self) -> None:
-        """Stop claiming; let the sends in flight finish and record their outcome."""
-        self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=30)
-            except TimeoutError:
-                self._task.cancel()
 
     async def _loop(self) -> None:
         """Claim while there is room, send in the background: claiming never waits for
