@@ -31,6 +31,12 @@ JIRO = ident(email="jiro@example.com")
 KEN = ident(email="ken@example.com")
 LEAD = ident(email="lead@example.com")
 MEI = ident(email="mei@example.com")
+THRESHOLDS = {
+    "recency_days": [30, 60, 90, 180],
+    "frequency_orders": [1, 2, 3, 5],
+    "monetary": ["5000", "10000", "30000", "100000"],
+    "currency": "JPY",
+}
 
 
 def _days(when: datetime) -> float:
@@ -115,6 +121,10 @@ async def _state(db: Any, tenant: str) -> list[tuple[Any, Any]]:
 async def test_phase_one_applied(world, analytics_service, profile_db, producer) -> None:
     tenant = new_tenant()
     world.update(tenant=tenant, key=await make_tenant(profile_db, tenant), svc=analytics_service)
+    # Explicit thresholds (F cut points 1/2/3/5, not the defaults): the expected grid,
+    # ranks and movements below were worked out with them.
+    saved = await _client(world).put("/v1/settings/rfm", json=THRESHOLDS)
+    assert saved.status_code == 200, saved.text
     await produce(producer, "crm.events.v1", _phase_one(tenant))
     # every event applied: the refund (7500), the cancellation (jiro 2 orders) and ken's both
     final = [(0, "0"), (1, "2000"), (2, "52000"), (2, "7000"), (2, "7500")]
@@ -171,12 +181,7 @@ async def test_rfm_exact(world) -> None:
         {"rank": "D", "customers": 1, "revenue": "7000"},
         {"rank": "E", "customers": 0, "revenue": "0"},
     ]
-    assert body["thresholds"] == {
-        "recency_days": [30, 60, 90, 180],
-        "frequency_orders": [1, 2, 3, 5],
-        "monetary": ["5000", "10000", "30000", "100000"],
-        "currency": "JPY",
-    }
+    assert body["thresholds"] == THRESHOLDS
 
 
 async def test_phase_two_rank_movement(world, profile_db, producer, clock) -> None:

@@ -67,7 +67,7 @@ async def test_recency_decays_while_the_customer_does_nothing(
     key = await make_tenant(profile_db, tenant)
     twenty_days_ago = (clock.now() - timedelta(days=20) - T0) / timedelta(days=1)
     buyer, idle = ident(email="buyer@example.com"), ident(email="idle@example.com")
-    events = [placed(tenant, "o-1", 10000, twenty_days_ago, buyer), customer(tenant, "c", 0, idle)]
+    events = [placed(tenant, "o-1", 30000, twenty_days_ago, buyer), customer(tenant, "c", 0, idle)]
     await produce(producer, "crm.events.v1", events)
     async with TopicReader(infra, "crm.profiles.v1", tenant) as reader:
 
@@ -80,7 +80,7 @@ async def test_recency_decays_while_the_customer_does_nothing(
         quiet = next(c for c in first if c["traits"].get("orders_count") != 1)
         assert bought["traits"]["days_since_last_order"] == 20
         assert bought["traits"]["rfm_recency"] == 5
-        assert bought["traits"]["rfm_rank"] == "B"  # 5 + 2 + 3
+        assert bought["traits"]["rfm_rank"] == "B"  # 5 + 1 + 4
 
         clock.advance(timedelta(days=15))
 
@@ -91,7 +91,7 @@ async def test_recency_decays_while_the_customer_does_nothing(
         event = await until(refreshed, timeout=20)
         assert event["version"] > bought["version"]
         assert event["traits"]["days_since_last_order"] == 35
-        assert event["traits"]["rfm_rank"] == "C"  # 4 + 2 + 3
+        assert event["traits"]["rfm_rank"] == "C"  # 4 + 1 + 4
 
         async with httpx.AsyncClient(
             base_url=refreshing_service.url, headers={"X-Api-Key": key}

@@ -30,7 +30,8 @@ def test_recency_boundaries(days: int, score: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("orders", "score"), [(0, 1), (1, 2), (2, 3), (3, 4), (4, 4), (5, 5), (40, 5)]
+    ("orders", "score"),
+    [(0, 1), (1, 1), (2, 2), (3, 3), (4, 3), (5, 4), (9, 4), (10, 5), (40, 5)],
 )
 def test_frequency_boundaries(orders: int, score: int) -> None:
     assert frequency_score(orders, DEFAULT) == score

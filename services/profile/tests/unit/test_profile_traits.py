@@ -108,7 +108,7 @@ def test_cancelled_and_refunded_orders_count_exactly() -> None:
     assert traits.days_since_last_order == 11
     assert traits.average_days_between_orders == Decimal("20.0")
     assert traits.f_stage == "F2"
-    assert (traits.rfm_recency, traits.rfm_frequency, traits.rfm_monetary) == (5, 3, 1)
+    assert (traits.rfm_recency, traits.rfm_frequency, traits.rfm_monetary) == (5, 2, 1)
     assert traits.rfm_rank == "C"
     assert traits.expected_next_order_at == day(40)
     assert traits.churn_risk == Decimal("0.23")  # r = 11/20: 0.3025 / 1.3025

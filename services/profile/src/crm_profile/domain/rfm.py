@@ -6,8 +6,9 @@ Each score is 1..5. Thresholds are four ascending cut points:
   4 when ``<= [1]``, 3 when ``<= [2]``, 2 when ``<= [3]``, else 1.
   Defaults 30 / 60 / 90 / 180 days.
 * frequency (non-cancelled orders): 1 + the number of cut points reached
-  (``count >= cut``). Defaults 1 / 2 / 3 / 5 orders, so 0 orders -> 1,
-  1 -> 2, 2 -> 3, 3-4 -> 4, 5+ -> 5.
+  (``count >= cut``). Defaults 2 / 3 / 5 / 10 orders, so a one-time buyer is
+  F1, 2 orders -> 2, 3-4 -> 3, 5-9 -> 4, 10+ -> 5 (only buyers are scored, so
+  the first column of the R x F grid is the one-time buyers F2 mail targets).
 * monetary (net spend in the tenant currency): 1 + the number of cut points
   reached. Defaults 5,000 / 10,000 / 30,000 / 100,000 JPY.
 
@@ -34,7 +35,7 @@ class RfmThresholds(Frozen):
     """Per-tenant RFM cut points (four ascending values each); defaults suit a JPY shop."""
 
     recency_days: tuple[int, int, int, int] = (30, 60, 90, 180)
-    frequency_orders: tuple[int, int, int, int] = (1, 2, 3, 5)
+    frequency_orders: tuple[int, int, int, int] = (2, 3, 5, 10)
     monetary: tuple[DecimalStr, DecimalStr, DecimalStr, DecimalStr] = (
         Decimal(5_000),
         Decimal(10_000),
