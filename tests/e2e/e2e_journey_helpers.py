@@ -4,10 +4,7 @@ made unique per person, the messaging service's file clock, polling."""
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -15,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from crm_ingest.handlers.webhooks import sign
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "shopify"
@@ -32,10 +31,10 @@ def poll(fetch: Callable[[], Any], timeout: float = 90.0) -> Any:
 
 
 def signed(body: bytes, shop: str, secret: str, topic: str) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    """Headers of a Shopify delivery of ``body``, signed as ingest verifies it."""
     return {
         "Content-Type": "application/json",
-        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+        "X-Shopify-Hmac-Sha256": sign(body, secret),
         "X-Shopify-Shop-Domain": shop,
         "X-Shopify-Topic": topic,
         "X-Shopify-Webhook-Id": str(uuid.uuid4()),

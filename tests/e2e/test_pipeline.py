@@ -7,45 +7,17 @@ signed Shopify webhook -> ingest -> crm.raw.v1 -> normalizer -> crm.events.v1
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import time
 import uuid
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from e2e_journey_helpers import FIXTURES, poll, signed
 from service_process import run_service
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "shopify"
 ADMIN = {"Authorization": "Bearer e2e-admin"}
-
-
-def _poll(fetch: Callable[[], Any], timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fetch()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError("condition not met before the deadline")
-
-
-def _signed(body: bytes, shop: str, secret: str, topic: str) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return {
-        "Content-Type": "application/json",
-        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
-        "X-Shopify-Shop-Domain": shop,
-        "X-Shopify-Topic": topic,
-        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
-        "X-Shopify-API-Version": "2024-10",
-    }
 
 
 def test_webhook_to_profile_to_segment(infra) -> None:  # type: ignore[no-untyped-def]
@@ -68,8 +40,8 @@ def test_webhook_to_profile_to_segment(infra) -> None:  # type: ignore[no-untype
         ).json()
         key = {"Authorization": f"Bearer {created['api_key']}"}
         # The tenant reaches profile and segment through crm.tenants.v1.
-        _poll(lambda: httpx.get(f"{segment.url}/v1/segments", headers=key).status_code == 200)
-        _poll(
+        poll(lambda: httpx.get(f"{segment.url}/v1/segments", headers=key).status_code == 200)
+        poll(
             lambda: (
                 httpx.get(f"{profile.url}/v1/profiles?email=x@example.com", headers=key).status_code
                 == 200
@@ -94,7 +66,7 @@ def test_webhook_to_profile_to_segment(infra) -> None:  # type: ignore[no-untype
         answer = httpx.post(
             f"{ingest.url}/webhooks/shopify",
             content=body,
-            headers=_signed(body, shop, secret, "orders/create"),
+            headers=signed(body, shop, secret, "orders/create"),
         )
         assert answer.status_code == 200
 
@@ -104,7 +76,7 @@ def test_webhook_to_profile_to_segment(infra) -> None:  # type: ignore[no-untype
             ).json()["items"]
             return items if items and items[0]["traits"].get("orders_count") == 1 else None
 
-        (person,) = _poll(found)
+        (person,) = poll(found)
         assert person["traits"]["total_spent"] == "409.94"
         assert person["traits"]["f_stage"] == "F1"
 
@@ -112,6 +84,6 @@ def test_webhook_to_profile_to_segment(infra) -> None:  # type: ignore[no-untype
             page = httpx.get(f"{segment.url}/v1/segments/{seg['id']}/members", headers=key).json()
             return [m["profile_id"] for m in page["members"]]
 
-        assert _poll(member) == [person["profile_id"]]
+        assert poll(member) == [person["profile_id"]]
         mine = httpx.get(f"{segment.url}/v1/profiles/{person['profile_id']}/segments", headers=key)
         assert [s["segment_id"] for s in mine.json()["segments"]] == [seg["id"]]

@@ -1,9 +1,10 @@
 """One shape for the service's background workers (dispatcher, journeys, campaigns).
 
-A worker runs ``round()`` again and again while it finds work, and waits
-``idle_seconds`` (or until ``stop()``) when a round found none. A failing round is
-logged and retried after the idle wait: the database may be away, the worker stays.
-``stop()`` lets the round in flight finish (30 s at most) before it cancels.
+``BackgroundWorker``: one task, started and stopped; ``stop()`` lets the work in
+flight finish (30 s at most) before it cancels. ``PollingWorker`` runs ``round()``
+again and again while it finds work, and waits ``idle_seconds`` (or until
+``stop()``) when a round found none. A failing round is logged and retried after
+the idle wait: the database may be away, the worker stays.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 
 log = logging.getLogger(__name__)
 
 
-class BackgroundWorker:
+class BackgroundWorker(ABC):
     name = "worker"
-    idle_seconds = 0.5
 
     def __init__(self) -> None:
         self._stopping = asyncio.Event()
@@ -35,18 +36,22 @@ class BackgroundWorker:
             except TimeoutError:
                 self._task.cancel()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
-    async def round(self) -> int:
-        """Do one unit of work; how much was done (0: nothing to do now)."""
-        raise NotImplementedError
-
     async def idle(self, seconds: float) -> None:
         """Sleep ``seconds``, or less if the worker is stopped meanwhile."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    @abstractmethod
+    async def _loop(self) -> None:
+        """Run until ``stop()`` is called."""
+
+
+class PollingWorker(BackgroundWorker):
+    idle_seconds = 0.5
+
+    @abstractmethod
+    async def round(self) -> int:
+        """Do one unit of work; how much was done (0: nothing to do now)."""
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():

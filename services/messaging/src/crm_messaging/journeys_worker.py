@@ -16,7 +16,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.db import Database
-from crm_messaging.background import BackgroundWorker
+from crm_messaging.background import PollingWorker
 from crm_messaging.clock import Clock
 from crm_messaging.domain.clock import wall, zone
 from crm_messaging.domain.journeys import DateTraitTrigger, JourneyDefinition
@@ -30,7 +30,7 @@ from crm_messaging.repository import journeys as journeys_repo
 log = logging.getLogger(__name__)
 
 
-class JourneyWorker(BackgroundWorker):
+class JourneyWorker(PollingWorker):
     name = "journey-worker"
 
     def __init__(

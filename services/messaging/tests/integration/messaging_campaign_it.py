@@ -9,13 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from messaging_it import Harness, Tenant, until
+from messaging_journey_it import activity
 from sqlalchemy import func, select
 
 from crm_common.events import Identity, encode_event
 from crm_common.events.downstream import (
     MembershipData,
-    ProfileActivity,
-    ProfileActivityData,
     SegmentEntered,
     SegmentExited,
 )
@@ -84,26 +83,10 @@ async def order(
     event_id: str | None = None,
 ) -> None:
     """``profile.activity`` of an order, as the profile service republishes it."""
-    source_event_id = event_id or f"src-{uuid.uuid4().hex}"
     data = {"order_id": order_id, "total": total, "currency": "JPY", "placed_at": at.isoformat()}
     if source_type == "order.cancelled":
         data["cancelled_at"] = at.isoformat()
-    event = ProfileActivity(
-        event_id=f"act-{source_event_id}",
-        tenant_id=tenant.tenant_id,
-        source="profile",
-        occurred_at=at,
-        received_at=at,
-        identity=Identity(external_ids={"crm": profile_id}),
-        data=ProfileActivityData(
-            profile_id=profile_id,
-            source_event_id=source_event_id,
-            source_type=source_type,
-            occurred_at=at,
-            data=data,
-        ),
-    )
-    await h.producer.send_event("crm.profiles.v1", event)
+    await activity(h, tenant, profile_id, source_type, data, at, source_event_id=event_id)
 
 
 async def engagement_count(h: Harness, message_ids: list[str]) -> int:

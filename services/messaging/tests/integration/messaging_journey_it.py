@@ -34,9 +34,11 @@ async def activity(
     source_type: str,
     data: dict[str, Any],
     at: datetime | None = None,
+    source_event_id: str | None = None,
 ) -> str:
+    """``profile.activity`` as the profile service republishes an applied event."""
     at = at or h.clock.now()
-    source_event_id = f"src-{uuid.uuid4().hex}"
+    source_event_id = source_event_id or f"src-{uuid.uuid4().hex}"
     event = ProfileActivity(
         event_id=f"act-{source_event_id}",
         tenant_id=tenant.tenant_id,

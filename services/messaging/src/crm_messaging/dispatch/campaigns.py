@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from crm_common.db import Database
-from crm_messaging.background import BackgroundWorker
+from crm_messaging.background import PollingWorker
 from crm_messaging.clock import Clock
 from crm_messaging.handlers.campaigns_send import Pace, advance
 from crm_messaging.repository import campaigns as repo
 
 
-class CampaignWorker(BackgroundWorker):
+class CampaignWorker(PollingWorker):
     name = "campaign-worker"
 
     def __init__(self, db: Database, clock: Clock, max_batch: int, tick_seconds: float) -> None:
