@@ -10,6 +10,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from crm_common.settings import BATCH_HEADROOM_BYTES, MAX_MESSAGE_BYTES
 from crm_localstack import procs
 from crm_localstack.paths import Paths
 
@@ -86,6 +87,10 @@ def write_config(p: Paths, port: int) -> None:
                 "transaction.state.log.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
                 "log.retention.hours=168",
+                # Topics carry their own max.message.bytes (crm_common ensure_topics);
+                # the broker default and replica fetches follow it.
+                f"message.max.bytes={MAX_MESSAGE_BYTES + BATCH_HEADROOM_BYTES}",
+                f"replica.fetch.max.bytes={MAX_MESSAGE_BYTES + BATCH_HEADROOM_BYTES}",
                 "num.network.threads=2",
                 "num.io.threads=4",
                 "",

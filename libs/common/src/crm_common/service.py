@@ -171,6 +171,7 @@ def _add_probes(app: FastAPI, name: str) -> None:
         checks = {
             "postgres": await _check(runtime.db.ping()),
             "kafka": await _check(runtime.producer.check()),
+            **_loop_checks(runtime),
         }
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
@@ -184,6 +185,15 @@ def _add_probes(app: FastAPI, name: str) -> None:
         if runtime is not None:
             await _refresh_gauges(runtime)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _loop_checks(runtime: Runtime) -> dict[str, str]:
+    """Every consumer and relay loop: "ok", or why it stopped (it is being restarted)."""
+    loops: list[tuple[str, str | None]] = [
+        (f"consumer:{c.group_id}", c.problem()) for c in runtime.consumers
+    ]
+    loops += [(f"relay:{r.schema}", r.problem()) for r in runtime.relays]
+    return {name: "ok" if problem is None else f"error: {problem}" for name, problem in loops}
 
 
 async def _check(probe: Any) -> str:

@@ -21,6 +21,8 @@ TOPICS = (
     "crm.dlq.v1",
 )
 COMPACTED_TOPICS = frozenset({"crm.tenants.v1"})
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+BATCH_HEADROOM_BYTES = 1024 * 1024  # a producer batch (max_batch_size) beside one record
 
 SERVICE_PORTS = {
     "dashboard": 8000,
@@ -45,6 +47,17 @@ class KafkaSettings(BaseSettings):
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     client_id: str = "crm"
+    # The largest record (before compression) a producer sends; every topic is
+    # created to accept it (plus a batch's worth of headroom, see topic_max_bytes)
+    # and consumers fetch that much per partition. Ingest's door limits sit below
+    # it (crm_ingest.domain.limits), so nothing accepted can fail to publish.
+    max_message_bytes: int = Field(default=MAX_MESSAGE_BYTES, ge=1024 * 1024)
+    compression: Literal["zstd", "gzip", "lz4", "snappy"] | None = "zstd"
+
+    @property
+    def topic_max_bytes(self) -> int:
+        """``max.message.bytes`` of every topic: one full record plus a batch."""
+        return self.max_message_bytes + BATCH_HEADROOM_BYTES
 
     def topic(self, name: str) -> str:
         """The physical topic name for a logical one (``crm.events.v1``)."""

@@ -9,6 +9,17 @@ DUPLICATES = Counter(
     "crm_consumer_duplicates_total", "Records skipped as already processed", ["consumer"]
 )
 DEAD_LETTERED = Counter("crm_dead_lettered_total", "Records sent to the DLQ", ["consumer"])
+CONSUMER_RETRIES = Counter(
+    "crm_consumer_transient_retries_total",
+    "Batches retried after a transient failure (outage, deadlock, race)",
+    ["consumer"],
+)
+LOOP_RESTARTS = Counter(
+    "crm_loop_restarts_total", "Consumer or relay loops restarted after an error", ["loop"]
+)
+PRODUCER_RESETS = Counter(
+    "crm_producer_resets_total", "Producers recreated after their state broke", ["client"]
+)
 CONSUMER_BATCH_SECONDS = Histogram(
     "crm_consumer_batch_seconds",
     "Time to apply one batch",

@@ -23,7 +23,10 @@ class IngestService(ServiceSettings):
     name: str = "ingest"
     port: int = 8001
     admin_token: SecretStr = SecretStr("dev-admin-token")
-    max_webhook_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # 3 MiB: a body wrapped in its raw record (JSON-escaped, worst case twice its
+    # size) still fits one Kafka record (KAFKA_MAX_MESSAGE_BYTES, 8 MiB); Shopify's
+    # largest real orders (B2B, hundreds of lines) are about 2 MB.
+    max_webhook_bytes: int = Field(default=3 * 1024 * 1024, ge=1024)
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_import_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024)
     tenant_cache_seconds: float = Field(default=5.0, ge=0)

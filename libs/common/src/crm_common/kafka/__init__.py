@@ -1,13 +1,15 @@
 """Kafka plumbing: an idempotent keyed producer, a transactional consumer runner,
 topic creation and the dead-letter format.
 
-Errors: :class:`crm_common.kafka.DeadLetter` describes a record that a consumer
-gave up on; everything else surfaces as aiokafka's own exceptions.
+Errors: a handler raises :class:`TransientError` (retry, never dead-letter) or
+:class:`PoisonError` (dead-letter now); :class:`DeadLetter` describes a record a
+consumer gave up on; everything else surfaces as aiokafka's own exceptions.
 """
 
 from crm_common.kafka._admin import ensure_topics
 from crm_common.kafka._dlq import DeadLetter, dead_letter_from_bytes
-from crm_common.kafka._producer import Producer
+from crm_common.kafka._errors import PoisonError, TransientError
+from crm_common.kafka._producer import Producer, RecordTooLarge
 from crm_common.kafka._runner import BatchHandler, ConsumerRunner, Message
 
 __all__ = [
@@ -15,7 +17,10 @@ __all__ = [
     "ConsumerRunner",
     "DeadLetter",
     "Message",
+    "PoisonError",
     "Producer",
+    "RecordTooLarge",
+    "TransientError",
     "dead_letter_from_bytes",
     "ensure_topics",
 ]

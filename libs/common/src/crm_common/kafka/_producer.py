@@ -1,19 +1,76 @@
+"""The shared producer: idempotent, acks=all, compressed, size-checked, self-healing.
+
+Sizes: a record larger than ``KafkaSettings.max_message_bytes`` is refused on the
+client (:class:`RecordTooLarge`, before it takes a sequence number), and every
+topic accepts that size (:func:`crm_common.kafka.ensure_topics`), so the broker
+never rejects a record mid-sequence. Should it still happen (a topic created by
+hand with a smaller limit), the idempotent producer's sequence has a gap and
+every later send to that partition fails with ``OutOfOrderSequenceNumber``:
+such errors recreate the underlying client (a new producer id, fresh sequences)
+and the send is retried once on it. Consumers dedupe by event id, so a retry
+that duplicates a record already written is harmless.
+"""
+
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    DuplicateSequenceNumber,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+)
 
+from crm_common import telemetry
 from crm_common.events import encode_event
+from crm_common.kafka._errors import PoisonError
 from crm_common.settings import KafkaSettings
 
+log = logging.getLogger(__name__)
+
 Headers = Sequence[tuple[str, bytes]]
+Record = tuple[str, str | None, bytes, Headers | None]
+
+# The producer's state (id, epoch, sequences) is broken: only a new client helps.
+_FATAL = (
+    OutOfOrderSequenceNumber,
+    DuplicateSequenceNumber,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+    ProducerClosed,
+)
+_RECORD_OVERHEAD = 512  # record header, timestamp and length fields, generously
+
+
+class RecordTooLarge(PoisonError):
+    """A record over the size every topic accepts; it can never be published."""
+
+    def __init__(self, topic: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"record of {size} bytes for {topic} exceeds the {limit}-byte limit"
+            " (KAFKA_MAX_MESSAGE_BYTES)"
+        )
+        self.topic = topic
+        self.size = size
+        self.limit = limit
+
+
+def record_size(key: str | None, value: bytes, headers: Headers | None) -> int:
+    """Bytes a record takes before compression (what the limit is checked against)."""
+    size = len(value) + (len(key.encode()) if key else 0) + _RECORD_OVERHEAD
+    return size + sum(len(k) + len(v) for k, v in headers or ())
 
 
 class Producer:
-    """Idempotent (``enable_idempotence``, ``acks=all``), keyed producer.
+    """Idempotent (``enable_idempotence``, ``acks=all``), keyed, zstd-compressed producer.
 
     ``send`` returns once the broker has acknowledged the record on every
     in-sync replica; ``send_many`` pipelines a batch and waits for all acks,
@@ -29,16 +86,27 @@ class Producer:
         **options: Any,
     ) -> None:
         self.settings = settings
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
-            client_id=client_id or settings.client_id,
+        self.limit = settings.max_message_bytes
+        self._client_id = client_id or settings.client_id
+        self._linger_ms = linger_ms
+        self._options = options
+        self._producer = self._new_client()
+        self._generation = 0
+        self._reset_lock = asyncio.Lock()
+        self.resets = 0
+
+    def _new_client(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            client_id=self._client_id,
             enable_idempotence=True,
             acks="all",
-            linger_ms=linger_ms,
+            linger_ms=self._linger_ms,
+            compression_type=self.settings.compression,
             max_batch_size=1024 * 1024,
-            max_request_size=4 * 1024 * 1024,
+            max_request_size=self.limit,
             request_timeout_ms=30000,
-            **options,
+            **self._options,
         )
 
     async def start(self) -> None:
@@ -50,33 +118,75 @@ class Producer:
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
 
+    def check_size(
+        self, topic: str, key: str | None, value: bytes, headers: Headers | None
+    ) -> None:
+        """Raise :class:`RecordTooLarge` for a record no topic would accept."""
+        size = record_size(key, value, headers)
+        if size > self.limit:
+            raise RecordTooLarge(topic, size, self.limit)
+
     async def send(
         self, topic: str, value: bytes, *, key: str | None = None, headers: Headers | None = None
     ) -> Any:
         """Send to a physical topic name and wait for the acknowledgement."""
-        return await self._producer.send_and_wait(
-            topic,
-            value,
-            key=key.encode() if key is not None else None,
-            headers=list(headers) if headers else None,
-        )
-
-    async def send_many(
-        self, records: Iterable[tuple[str, str | None, bytes, Headers | None]]
-    ) -> None:
-        """Send ``(topic, key, value, headers)`` records in order; wait for every ack."""
-        futures = []
-        for topic, key, value, headers in records:
-            futures.append(
-                await self._producer.send(
-                    topic,
-                    value,
-                    key=key.encode() if key is not None else None,
-                    headers=list(headers) if headers else None,
+        self.check_size(topic, key, value, headers)
+        for attempt in (1, 2):
+            generation = self._generation
+            try:
+                return await self._producer.send_and_wait(
+                    topic, value, key=_bytes(key), headers=list(headers) if headers else None
                 )
+            except _FATAL as exc:
+                await self._reset(generation, exc)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def send_many(self, records: Iterable[Record]) -> None:
+        """Send ``(topic, key, value, headers)`` records in order; wait for every ack."""
+        batch = list(records)
+        for topic, key, value, headers in batch:
+            self.check_size(topic, key, value, headers)
+        for attempt in (1, 2):
+            generation = self._generation
+            try:
+                await self._send_all(batch)
+                return
+            except _FATAL as exc:
+                await self._reset(generation, exc)
+                if attempt == 2:
+                    raise
+
+    async def _send_all(self, batch: list[Record]) -> None:
+        futures = [
+            await self._producer.send(
+                topic, value, key=_bytes(key), headers=list(headers) if headers else None
             )
+            for topic, key, value, headers in batch
+        ]
         if futures:
-            await asyncio.gather(*futures)
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+    async def _reset(self, generation: int, exc: BaseException) -> None:
+        """Replace the client once per failure, however many senders saw it."""
+        async with self._reset_lock:
+            if generation != self._generation:
+                return  # another sender already replaced it
+            log.warning("producer state broken; recreating it", extra={"error": repr(exc)})
+            old = self._producer
+            self._producer = self._new_client()
+            self._generation += 1
+            self.resets += 1
+            telemetry.PRODUCER_RESETS.labels(self._client_id).inc()
+            try:
+                await old.stop()
+            except Exception as stop_exc:  # the old client is dropped either way
+                log.warning("stopping the old producer failed", extra={"error": repr(stop_exc)})
+            await self._producer.start()
 
     async def send_event(self, logical_topic: str, event: Any) -> Any:
         """Encode a canonical event and send it keyed by its partition key."""
@@ -91,3 +201,7 @@ class Producer:
     @property
     def client(self) -> AIOKafkaProducer:
         return self._producer
+
+
+def _bytes(key: str | None) -> bytes | None:
+    return key.encode() if key is not None else None

@@ -6,17 +6,26 @@ Per batch (records fetched from any assigned partitions):
 2. in ONE database transaction: insert the batch's event ids into
    ``processed_events`` (``ON CONFLICT DO NOTHING``), call the handler with the
    messages whose ids were new, commit;
-3. if the handler raised, the batch is replayed one message at a time, each in
-   its own transaction, up to ``max_attempts``; a message that still fails goes
-   to the dead-letter topic with its original bytes and the error;
-4. only after the database commit (and the dead letters' acks) are the
+3. if the handler raised a transient error (a database outage, a deadlock, a
+   :class:`~crm_common.kafka.TransientError` such as a race between consumers),
+   the batch is retried with backoff until it passes; nothing transient is ever
+   dead-lettered;
+4. if it raised anything else, the batch is replayed one message at a time, each
+   in its own transaction: a :class:`~crm_common.kafka.PoisonError` goes to the
+   dead-letter topic at once, any other error after ``max_attempts``, with the
+   original bytes (or, when they would not fit, where they live) and the error;
+5. only after the database commit (and the dead letters' acks) are the
    offsets committed.
 
 A crash anywhere re-delivers from the last committed offset, and step 2's
-dedup makes that harmless. Database outages are not poison: the batch is
-retried until the database answers again. A rebalance waits for the batch in
-flight (the listener takes the same lock), so commits never go to a partition
-we no longer own; a commit that still fails is harmless for the same reason.
+dedup makes that harmless. A rebalance waits for the batch in flight (the
+listener takes the same lock), so commits never go to a partition we no longer
+own; a commit that still fails is harmless for the same reason.
+
+The loop is supervised: if it stops on an error (the dead-letter topic
+unreachable, a bug), :meth:`ConsumerRunner.problem` names it (``/readyz``
+answers 503 with it) and the runner rebuilds its consumer, which resumes from
+the committed offsets, after a growing pause.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from crm_common import telemetry
 from crm_common.db import Database
 from crm_common.events import EventDecodeError, decode_event
 from crm_common.kafka._dlq import DeadLetter
+from crm_common.kafka._errors import PoisonError, TransientError
 from crm_common.kafka._producer import Producer
 from crm_common.plumbing import plumbing_tables
 from crm_common.settings import KafkaSettings
@@ -76,7 +86,7 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError):
+    if isinstance(exc, TransientError | OperationalError | InterfaceError | OSError):
         return True
     if getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES:
         return True
@@ -132,24 +142,34 @@ class ConsumerRunner:
         self._processed = plumbing_tables(schema)[1]
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka.bootstrap_servers,
-            group_id=group_id,
-            client_id=f"{kafka.client_id}-{group_id}",
+        self._consumer = self._new_consumer()
+        self._task: asyncio.Task[None] | None = None
+        self._problem: str | None = None
+        self.restarts = 0
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        fetch = self.kafka.topic_max_bytes
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=f"{self.kafka.client_id}-{self.group_id}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            max_poll_records=max_batch,
-            fetch_max_bytes=16 * 1024 * 1024,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
+            max_poll_records=self.max_batch,
+            # One whole record of the largest size a topic takes, per partition.
+            fetch_max_bytes=2 * fetch,
+            max_partition_fetch_bytes=fetch,
         )
-        self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
+        await self._start_consumer()
+        self._task = asyncio.create_task(self._supervise(), name=f"consumer:{self.group_id}")
+
+    async def _start_consumer(self) -> None:
         self._consumer.subscribe(self.topics, listener=_Listener(self._lock))
         await self._consumer.start()
-        self._task = asyncio.create_task(self._loop(), name=f"consumer:{self.group_id}")
 
     async def stop(self) -> None:
         """Finish the batch in flight, commit it, leave the group."""
@@ -168,6 +188,49 @@ class ConsumerRunner:
     @property
     def consumer(self) -> AIOKafkaConsumer:
         return self._consumer
+
+    def problem(self) -> str | None:
+        """None while the loop runs; else why it stopped (it is being restarted)."""
+        if self._task is not None and self._task.done() and not self._stopping.is_set():
+            return "consumer loop ended"
+        return self._problem
+
+    # -- supervision ------------------------------------------------------------
+    async def _supervise(self) -> None:
+        pause = 1.0
+        while not self._stopping.is_set():
+            try:
+                await self._loop()
+                return
+            except Exception as exc:
+                self._problem = f"{type(exc).__name__}: {exc}"[:300]
+                log.error(
+                    "consumer loop stopped; restarting",
+                    extra={"consumer": self.group_id, "error": repr(exc), "pause": pause},
+                )
+            await self._pause(pause)
+            pause = min(pause * 2, 30.0)
+            await self._restart_consumer()
+
+    async def _restart_consumer(self) -> None:
+        """A fresh consumer: it rejoins the group and resumes from the committed offsets."""
+        try:
+            await self._consumer.stop()
+        except Exception as exc:
+            log.warning("stopping the consumer failed", extra={"error": repr(exc)})
+        self._consumer = self._new_consumer()
+        try:
+            await self._start_consumer()
+            self.restarts += 1
+            telemetry.LOOP_RESTARTS.labels(f"consumer:{self.group_id}").inc()
+        except Exception as exc:  # the next round of the supervisor tries again
+            self._problem = f"restart failed: {type(exc).__name__}: {exc}"[:300]
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
 
     async def lag(self) -> int:
         """Records behind the high watermark over the assigned partitions."""
@@ -190,9 +253,11 @@ class ConsumerRunner:
                 await asyncio.sleep(1)
                 continue
             if not batches:
+                self._problem = None
                 continue
             async with self._lock:
                 await self._process(batches)
+            self._problem = None
 
     async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
         messages: list[Message] = []
@@ -229,15 +294,16 @@ class ConsumerRunner:
             except Exception as exc:
                 if _is_transient(exc):
                     log.warning(
-                        "database unavailable; retrying batch",
-                        extra={"consumer": self.group_id, "error": str(exc)},
+                        "transient failure; retrying batch",
+                        extra={"consumer": self.group_id, "error": str(exc)[:500]},
                     )
+                    telemetry.CONSUMER_RETRIES.labels(self.group_id).inc()
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
                 log.warning(
                     "batch failed; retrying one by one",
-                    extra={"consumer": self.group_id, "error": repr(exc)},
+                    extra={"consumer": self.group_id, "error": repr(exc)[:500]},
                 )
                 break
         for message in messages:
@@ -247,15 +313,20 @@ class ConsumerRunner:
 
     async def _apply_one(self, message: Message) -> str | None:
         last_error = ""
+        delay = self.retry_delay
         while message.attempts < self.max_attempts:
             message.attempts += 1
             try:
                 await self._apply_in_tx([message])
                 return None
+            except PoisonError as exc:
+                return f"{type(exc).__name__}: {exc}"
             except Exception as exc:
                 if _is_transient(exc):
-                    message.attempts -= 1  # an outage is not the message's fault
-                    await asyncio.sleep(1.0)
+                    message.attempts -= 1  # an outage or a race is not the message's fault
+                    telemetry.CONSUMER_RETRIES.labels(self.group_id).inc()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
                     continue
                 last_error = f"{type(exc).__name__}: {exc}"
                 await asyncio.sleep(self.retry_delay * message.attempts)
@@ -298,6 +369,7 @@ class ConsumerRunner:
                 headers=message.headers,
                 error=error,
                 attempts=message.attempts,
+                max_bytes=self.dlq.limit,
             )
             records.append((dlq_topic, letter.key, letter.to_bytes(), None))
             log.error(

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import ORJSONResponse
 
 from crm_common.errors import error_body
+from crm_common.kafka import RecordTooLarge
 from crm_ingest import metrics
 from crm_ingest.domain import BatchTooLarge, InvalidEvent
 from crm_ingest.handlers.errors import BadInput, Conflict, NotFound, Unauthorized
@@ -40,6 +41,13 @@ def install(app: FastAPI) -> None:
     async def _too_many(_: Request, exc: BatchTooLarge) -> ORJSONResponse:
         metrics.REJECTED.labels("api", "batch_too_large").inc()
         return ORJSONResponse(error_body("batch_too_large", str(exc)), status_code=413)
+
+    @app.exception_handler(RecordTooLarge)
+    async def _record_too_large(request: Request, exc: RecordTooLarge) -> ORJSONResponse:
+        # The door's byte limits keep this rare (a body that grows when wrapped): the
+        # input can never be published, so it is refused now rather than retried.
+        metrics.REJECTED.labels(_channel(request), "too_large").inc()
+        return ORJSONResponse(error_body("payload_too_large", str(exc)), status_code=413)
 
     @app.exception_handler(RateLimited)
     async def _limited(_: Request, exc: RateLimited) -> ORJSONResponse:
