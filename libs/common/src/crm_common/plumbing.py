@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -65,14 +66,55 @@ def plumbing_tables(schema: str) -> tuple[Table, Table]:
 
 
 def create_plumbing_tables(op: Any, schema: str) -> None:
-    """Alembic helper for a service's first revision (``op`` is ``alembic.op``)."""
-    outbox, processed = plumbing_tables(schema)
-    outbox.metadata.create_all(op.get_bind(), tables=[outbox, processed])
+    """Alembic helper for a service's first revision (``op`` is ``alembic.op``).
+
+    Explicit operations, not :func:`outbox_table` / :func:`processed_events_table`:
+    this is the schema as of every service's first revision, frozen. A later change
+    to those tables needs a new revision in each service, not an edit here.
+    """
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=True),
+        sa.Column("event_id", sa.Text(), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        schema=schema,
+    )
+    op.create_index(
+        op.f("ix_outbox_unpublished"),
+        "outbox",
+        ["id"],
+        unique=False,
+        schema=schema,
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.create_table(
+        "processed_events",
+        sa.Column("consumer", sa.Text(), nullable=False),
+        sa.Column("event_id", sa.Text(), nullable=False),
+        sa.Column(
+            "processed_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_processed_events")),
+        schema=schema,
+    )
 
 
 def drop_plumbing_tables(op: Any, schema: str) -> None:
-    outbox, processed = plumbing_tables(schema)
-    outbox.metadata.drop_all(op.get_bind(), tables=[outbox, processed])
+    """Undo :func:`create_plumbing_tables`."""
+    op.drop_table("processed_events", schema=schema)
+    op.drop_index(op.f("ix_outbox_unpublished"), table_name="outbox", schema=schema)
+    op.drop_table("outbox", schema=schema)
 
 
 async def prune_processed_events(engine: Any, schema: str, older_than_days: int) -> int:

@@ -9,9 +9,8 @@ Existing ranked profiles get one row with their current rank from
 a date before it reads as "no rank then".
 """
 
+import sqlalchemy as sa
 from alembic import op
-
-from crm_profile.tables import metadata, rank_history
 
 revision = "profile_0004"
 down_revision = "profile_0003"
@@ -20,7 +19,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    metadata.create_all(op.get_bind(), tables=[rank_history])
+    op.create_table(
+        "rank_history",
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("profile_id", sa.Text(), nullable=False),
+        sa.Column("rank", sa.Text(), nullable=True),
+        sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "profile_id", "valid_from", name=op.f("pk_rank_history")
+        ),
+        schema="profile",
+    )
     op.execute(
         "INSERT INTO profile.rank_history (tenant_id, profile_id, rank, valid_from) "
         "SELECT tenant_id, profile_id, traits->>'rfm_rank', traits_computed_at "
@@ -31,4 +40,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    metadata.drop_all(op.get_bind(), tables=[rank_history])
+    op.drop_table("rank_history", schema="profile")

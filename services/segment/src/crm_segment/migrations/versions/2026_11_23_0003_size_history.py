@@ -12,10 +12,10 @@ sweeper writes today's row within one sweep.
 
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from alembic import op
 
 from crm_segment.repository.history import BACKFILL, DEFAULT_TZ
-from crm_segment.tables import metadata, segment_size_history
 
 revision = "segment_0003"
 down_revision = "segment_0002"
@@ -26,8 +26,19 @@ BACKFILL_DAYS = 31
 
 
 def upgrade() -> None:
+    op.create_table(
+        "segment_size_history",
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("segment_id", sa.Text(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "segment_id", "day", name=op.f("pk_segment_size_history")
+        ),
+        schema="segment",
+    )
     bind = op.get_bind()
-    metadata.create_all(bind, tables=[segment_size_history])
     params = {
         "now": datetime.now(UTC),
         "days": BACKFILL_DAYS,
@@ -38,4 +49,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    metadata.drop_all(op.get_bind(), tables=[segment_size_history])
+    op.drop_table("segment_size_history", schema="segment")
