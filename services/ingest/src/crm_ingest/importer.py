@@ -1,15 +1,26 @@
 """CSV imports in the background: spooled file -> canonical events via the outbox.
 
-Per chunk of ``import_batch_rows`` rows, ONE transaction: new row fingerprints
-(exact duplicates dropped), rejected rows with their line numbers, the chunk's
-events in the outbox and the import's progress counters. A crash resumes from the
-last committed row: the next holder of the import's lease skips ``rows_read`` rows.
-Chunks end on an order boundary (the rows of the order still open at the end of a
-chunk move to the next one), so an order's lines are never split by a commit.
+Per piece of about ``import_batch_rows`` rows, ONE transaction: new row fingerprints
+(exact duplicates dropped), rejected rows with their line numbers, the ids of the
+facts told (``accepted_events``: a fact published by an earlier upload is not
+published again), the piece's new events in the outbox and the import's progress
+counters. A crash resumes from the last committed row: the next holder of the
+import's lease skips ``rows_read`` rows.
 
-The lease is the ``owner`` column plus ``updated_at``, refreshed by every commit; an
-import whose holder stopped committing for ``import_stale_seconds`` is taken over by
-any replica (the spool directory must then be shared between replicas).
+Pieces end on an order boundary (:class:`~crm_ingest.domain.csv_chunks.OrderRuns`:
+the rows of the order still open at the end of a read wait for the next one), so an
+order's lines are never split by a commit. An order of more than
+``MAX_ORDER_LINES`` rows is one rejected row (``rejected`` + 1, its rows counted in
+``rows_read`` only), committed once the order ends; the rest of the file imports.
+
+CPU work (reading and cutting rows, mapping, grouping, hashing) runs in a worker
+thread, so the event loop (HTTP requests, Kafka consumers of the same process) only
+waits on the database.
+
+The lease is the ``owner`` column plus ``updated_at``, refreshed by every commit
+(and by a bare heartbeat while a long order is being read); an import whose holder
+stopped committing for ``import_stale_seconds`` is taken over by any replica (the
+spool directory must then be shared between replicas).
 """
 
 from __future__ import annotations
@@ -19,30 +30,39 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from crm_common.db import Database
-from crm_common.normalize import clean_text
 from crm_common.outbox import enqueue
 from crm_ingest import metrics
 from crm_ingest.config import EVENTS_TOPIC, SCHEMA, IngestService
-from crm_ingest.csvfile import ChunkReader, Row, detect_encoding
-from crm_ingest.domain import (
-    HeaderError,
-    OrderGrouper,
-    RowError,
-    RowKind,
-    RowMapper,
-    TenantContext,
-    row_fingerprint,
-)
+from crm_ingest.csvfile import ChunkReader, detect_encoding
+from crm_ingest.domain import HeaderError, RowError, RowKind, RowMapper, TenantContext
+from crm_ingest.domain.csv_chunks import OrderRuns, Piece, Row
+from crm_ingest.domain.csvrows import OrderGrouper, OrderTooLarge, first_news, row_fingerprint
+from crm_ingest.repository import events as events_repo
 from crm_ingest.repository import imports as repo
 from crm_ingest.repository import tenants as tenants_repo
 
 log = logging.getLogger(__name__)
 
 Prepared = list[tuple[int, str, Any]]
+Facts = list[tuple[Any, ...]]
+
+
+@dataclass
+class Outcome:
+    """What one committed piece adds to the import's counters and report."""
+
+    rows: int  # read from the file
+    accepted: int = 0
+    facts: Facts = field(default_factory=list)
+    rejections: list[tuple[int, str]] = field(default_factory=list)
+    duplicates: int = 0
 
 
 class LeaseLost(RuntimeError):
@@ -133,90 +153,103 @@ class ImportWorker:
 
     async def _chunks(self, row: Any, reader: ChunkReader, mapper: RowMapper) -> None:
         size = self.settings.import_batch_rows
-        carry: list[Row] = []
+        orders = mapper.columns.kind is RowKind.ORDERS
+        runs = OrderRuns(mapper.columns.fields.get("order_id") if orders else None)
         while True:
-            fresh = await asyncio.to_thread(reader.read, size)
-            eof = len(fresh) < size
-            rows = carry + fresh
-            cut = len(rows) if eof else _order_boundary(rows, mapper)
-            chunk, carry = rows[:cut], rows[cut:]
-            if chunk:
-                await self._commit(row, mapper, chunk)
+            pieces, eof = await asyncio.to_thread(_read, reader, runs, size)
+            for piece in pieces:
+                await self._commit(row, mapper, piece)
+            if not pieces:  # inside an order longer than one read: keep the lease
+                await self._save(row, Outcome(rows=0), [])
             if eof:
                 return
 
-    async def _commit(self, row: Any, mapper: RowMapper, chunk: list[Row]) -> None:
-        prepared = await asyncio.to_thread(_prepare, mapper, chunk)
-        orders = mapper.columns.kind is RowKind.ORDERS
+    async def _commit(self, row: Any, mapper: RowMapper, piece: Piece) -> None:
+        if isinstance(piece, OrderTooLarge):
+            await self._save(row, Outcome(piece.lines, rejections=[(piece.line, piece.reason)]), [])
+            return
+        prepared = await asyncio.to_thread(_prepare, mapper, piece)
+        prints = list(dict.fromkeys(fp for _, fp, _ in prepared))
         async with self.db.transaction() as session:
-            prints = list(dict.fromkeys(fp for _, fp, _ in prepared))
             new = await repo.new_fingerprints(session, row.import_id, prints)
-            events, rejections, duplicates = _select(prepared, new, orders)
-            await enqueue(session, SCHEMA, EVENTS_TOPIC, events)
-            await repo.add_rejections(session, row.import_id, rejections)
-            accepted = len(chunk) - len(rejections) - duplicates
-            held = await repo.advance(
-                session,
-                row.import_id,
-                self.owner,
-                rows_read=len(chunk),
-                accepted=accepted,
-                rejected=len(rejections),
-                duplicates=duplicates,
-                events=len(events),
-            )
-            if not held:
-                raise LeaseLost(row.import_id)
-        for outcome, n in (("accepted", accepted), ("rejected", len(rejections))):
-            metrics.IMPORT_ROWS.labels(row.kind, outcome).inc(n)
-        metrics.IMPORT_ROWS.labels(row.kind, "duplicate").inc(duplicates)
+            outcome = await asyncio.to_thread(_select, prepared, new, mapper)
+            events = await _news(session, row.tenant_id, outcome.facts)
+            await self._record(session, row, outcome, events)
+
+    async def _save(self, row: Any, outcome: Outcome, events: list[Any]) -> None:
+        async with self.db.transaction() as session:
+            await self._record(session, row, outcome, events)
+
+    async def _record(
+        self, session: AsyncSession, row: Any, outcome: Outcome, events: list[Any]
+    ) -> None:
+        await enqueue(session, SCHEMA, EVENTS_TOPIC, events)
+        await repo.add_rejections(session, row.import_id, outcome.rejections)
+        held = await repo.advance(
+            session,
+            row.import_id,
+            self.owner,
+            rows_read=outcome.rows,
+            accepted=outcome.accepted,
+            rejected=len(outcome.rejections),
+            duplicates=outcome.duplicates,
+            events=len(events),
+        )
+        if not held:
+            raise LeaseLost(row.import_id)
+        metrics.IMPORT_ROWS.labels(row.kind, "accepted").inc(outcome.accepted)
+        metrics.IMPORT_ROWS.labels(row.kind, "rejected").inc(len(outcome.rejections))
+        metrics.IMPORT_ROWS.labels(row.kind, "duplicate").inc(outcome.duplicates)
 
     async def _finish(self, import_id: str, status: str, error: str | None, **values: Any) -> None:
         async with self.db.transaction() as session:
             await repo.finish(session, import_id, self.owner, status, error, **values)
 
 
-def _prepare(mapper: RowMapper, chunk: list[Row]) -> Prepared:
+def _read(reader: ChunkReader, runs: OrderRuns, size: int) -> tuple[list[Piece], bool]:
+    """The next ``size`` rows, cut at order boundaries; True at the end of the file."""
+    fresh = reader.read(size)
+    eof = len(fresh) < size
+    pieces = runs.feed(fresh)
+    return (pieces + runs.close() if eof else pieces), eof
+
+
+def _prepare(mapper: RowMapper, chunk: Sequence[Row]) -> Prepared:
     """Fingerprint and map each row (CPU work, run off the event loop)."""
     return [(line, row_fingerprint(row), mapper.map_row(row)) for line, row in chunk]
 
 
-def _select(
-    prepared: Prepared, new: set[str], orders: bool
-) -> tuple[list[Any], list[tuple[int, str]], int]:
-    """Drop duplicates, collect rejections, group order lines: (events, rejections, dups)."""
+def _select(prepared: Prepared, new: set[str], mapper: RowMapper) -> Outcome:
+    """Drop duplicates, collect rejections, group order lines (run off the event loop)."""
+    outcome = Outcome(rows=len(prepared))
     seen: set[str] = set()
-    events: list[Any] = []
-    rejections: list[tuple[int, str]] = []
-    duplicates = 0
     grouper = OrderGrouper()
     for line, fingerprint, result in prepared:
         if fingerprint not in new or fingerprint in seen:
-            duplicates += 1
+            outcome.duplicates += 1
             continue
         seen.add(fingerprint)
         if isinstance(result, RowError):
-            rejections.append((line, result.reason))
-        elif orders:
-            done = grouper.add(result)
-            events += [done] if done is not None else []
+            outcome.rejections.append((line, result.reason))
+        elif mapper.columns.kind is RowKind.ORDERS:
+            _told(outcome, mapper, grouper.add(result, line))
         else:
-            events.append(result)
-    last = grouper.flush()
-    return events + ([last] if last is not None else []), rejections, duplicates
+            _told(outcome, mapper, result)
+    _told(outcome, mapper, grouper.flush())
+    outcome.accepted = outcome.rows - len(outcome.rejections) - outcome.duplicates
+    return outcome
 
 
-def _order_boundary(rows: list[Row], mapper: RowMapper) -> int:
-    """Rows before the trailing run of the last order (all rows for customer files)."""
-    column = mapper.columns.fields.get("order_id")
-    if mapper.columns.kind is not RowKind.ORDERS or column is None:
-        return len(rows)
+def _told(outcome: Outcome, mapper: RowMapper, result: Any) -> None:
+    if isinstance(result, OrderTooLarge):
+        outcome.rejections.append((result.line, result.reason))
+    elif result is not None:
+        outcome.facts.append(mapper.facts(result))
 
-    def order_id(index: int) -> str | None:
-        value = rows[index][1].get(column)
-        return clean_text(value) if isinstance(value, str) else None
 
-    last, index = order_id(len(rows) - 1), len(rows) - 1
-    while index >= 0 and order_id(index) == last:
-        index -= 1
-    return index + 1
+async def _news(session: AsyncSession, tenant_id: str, facts: Facts) -> list[Any]:
+    """The events of ``facts`` not published before, claimed in this transaction.
+    Sorted ids: concurrent imports of overlapping files take the row locks in one order."""
+    ids = sorted({event.event_id for group in facts for event in group})
+    fresh = await events_repo.claim_accepted(session, tenant_id, ids)
+    return first_news(facts, fresh)

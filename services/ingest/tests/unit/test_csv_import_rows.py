@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crm_common.events import stable_event_id
 from crm_common.events.customers import Channel, ConsentState
 from crm_ingest.domain import (
     HeaderError,
@@ -154,7 +155,7 @@ def map_orders(text: str):
         result = mapper.map_row(row)
         if isinstance(result, RowError):
             errors.append((line_no, result.reason))
-        elif (finished := grouper.add(result)) is not None:
+        elif (finished := grouper.add(result, line_no)) is not None:
             done.append(finished)
     if (finished := grouper.flush()) is not None:
         done.append(finished)
@@ -185,14 +186,78 @@ def test_order_rows_are_grouped_per_order():
     assert second.data.lines[0].quantity == 1
 
 
-def test_order_ids_depend_on_content_only():
+def test_placement_ids_name_the_order_and_state_ids_its_content():
+    header, _ = rows_of(ORDERS_JA)
+    mapper = RowMapper("orders", header, TENANT, received_at=NOW, source="makeshop")
     once, _ = map_orders(ORDERS_JA)
     again, _ = map_orders(via_shift_jis(ORDERS_JA))
     changed, _ = map_orders(ORDERS_JA.replace("お試し", "お試しセット"))
+    states = [[mapper.facts(o)[1] for o in orders] for orders in (once, again, changed)]
 
     assert [o.event_id for o in once] == [o.event_id for o in again]
-    assert once[0].event_id == changed[0].event_id
-    assert once[1].event_id != changed[1].event_id
+    assert [o.event_id for o in once] == [o.event_id for o in changed]  # one placement each
+    assert once[0].event_id == stable_event_id("t-jp", "makeshop", "csv", "order.placed", "A-1")
+    assert [s.event_id for s in states[0]] == [s.event_id for s in states[1]]
+    assert states[0][0].event_id == states[2][0].event_id
+    assert states[0][1].event_id != states[2][1].event_id  # A-2 changed: a new state
+    assert states[2][1].type == "order.updated"
+    assert states[2][1].data.lines[0].title == "お試しセット"
+    assert states[2][1].occurred_at == NOW  # no 更新日時 column: stamped with the upload
+
+
+def test_an_order_update_is_stamped_with_its_updated_at():
+    text = (
+        "受注番号,受注日時,更新日時,合計金額,メールアドレス,商品名,単価,入金状況,発送状況\n"
+        "C-1,2024/01/05 10:30,2024/01/07 09:00,0,a@b.jp,サンプル,0,入金済み,発送済み\n"
+    )
+    header, _ = rows_of(text)
+    mapper = RowMapper("orders", header, TENANT, received_at=NOW)
+    [order], errors = map_orders(text)
+
+    placed, updated = mapper.facts(order)
+
+    assert errors == []
+    assert (placed.occurred_at, updated.occurred_at) == (
+        datetime(2024, 1, 5, 1, 30, tzinfo=UTC),
+        datetime(2024, 1, 7, 0, 0, tzinfo=UTC),
+    )
+    assert (updated.data.financial_status, updated.data.fulfillment_status) == (
+        "入金済み",
+        "発送済み",
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "currency", "total"),
+    [
+        ("0", "JPY", Decimal("0")),
+        ("0.00", "JPY", Decimal("0")),
+        ("０", "JPY", Decimal("0")),
+        ("¥0", "JPY", Decimal("0")),
+        ("0.00", "USD", Decimal("0.00")),
+    ],
+)
+def test_a_zero_total_is_an_amount(written, currency, total):
+    text = (
+        "order_id,placed_at,total,currency,email,title,unit_price\n"
+        f"Z-1,2024-01-05,{written},{currency},a@b.jp,Sample,0\n"
+    )
+    [order], errors = map_orders(text)
+
+    assert errors == []
+    assert order.data.total == total
+    assert order.data.lines[0].unit_price.amount == 0
+
+
+@pytest.mark.parametrize("written", ["", " ", "　"])
+def test_an_empty_total_is_missing(written):
+    text = (
+        "order_id,placed_at,total,email,title,unit_price\n"
+        f"Z-1,2024-01-05,{written},a@b.jp,Sample,0\n"
+    )
+    orders, errors = map_orders(text)
+
+    assert (orders, errors) == ([], [(2, "total: missing")])
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,8 @@ import pytest
 
 from crm_common.events import stable_event_id
 from crm_ingest.csvfile import ChunkReader, canonical_encoding, detect_encoding
-from crm_ingest.domain import RowMapper, TenantContext, normalize_shopify
+from crm_ingest.domain import TenantContext, normalize_shopify
 from crm_ingest.handlers.webhooks import sign, verify_signature
-from crm_ingest.importer import _order_boundary
 from crm_ingest.loadgen_shop import Shop
 from crm_ingest.normalizer import make_decoder
 from crm_ingest.raw_record import RawRecord, parse_raw_record, to_webhook
@@ -90,20 +89,6 @@ def test_chunk_reader_numbers_lines_where_rows_start(tmp_path: Path) -> None:
     reader.close()
 
     assert [(line, row["a"]) for line, row in rows] == [(2, "1"), (4, "2"), (6, "3")]
-
-
-def test_chunks_end_before_the_last_open_order() -> None:
-    tenant = TenantContext("t1")
-    mapper = RowMapper(
-        "orders",
-        ["受注番号", "受注日時", "メールアドレス", "合計金額"],
-        tenant,
-        received_at=RECEIVED,
-    )
-    rows = [(i + 2, {"受注番号": oid}) for i, oid in enumerate(["1", "1", "2", "3", "3"])]
-
-    assert _order_boundary(rows, mapper) == 3
-    assert _order_boundary(rows[:2], mapper) == 0
 
 
 def test_load_generator_is_deterministic_and_normalizable() -> None:

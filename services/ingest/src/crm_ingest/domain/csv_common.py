@@ -1,5 +1,5 @@
 """What the customer and order row mappers share: the import context, cell access
-and content-derived event ids."""
+and fact-derived event ids."""
 
 from __future__ import annotations
 
@@ -61,26 +61,38 @@ def contact_identity(cells: Cells, ctx: RowContext) -> Identity:
     )
 
 
-def content_id(tenant_id: str, source: str, event_type: str, key: str, data: BaseModel) -> str:
-    """Stable id from what the event says: the same data gives the same id."""
+def fact_id(tenant_id: str, source: str, event_type: str, key: str, *detail: str) -> str:
+    """The id of one business fact a file tells (an order placed, a customer's record
+    as of some content): made from the tenant, the platform, the type and the fact's
+    own key, never from the upload (import id, file name, position in the file), so
+    every upload that tells the same fact gives the same id."""
+    return stable_event_id(tenant_id, source, "csv", event_type, key, *detail)
+
+
+def content_digest(data: BaseModel) -> str:
+    """Identifies what ``data`` says, field by field (the same content, the same digest)."""
     canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    return stable_event_id(tenant_id, source, "csv", event_type, key, digest)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def event_type(cls: type[EnvelopeBase]) -> str:
+    """The ``type`` literal of an event class (``order.placed``)."""
+    value: str = cls.model_fields["type"].default
+    return value
 
 
 def build_event(
     cls: type[E],
     ctx: RowContext,
     *,
-    key: str,
+    event_id: str,
     occurred_at: datetime,
     identity: Identity,
     data: BaseModel,
 ) -> E:
-    """An event of ``cls`` with a content-derived id."""
-    event_type: str = cls.model_fields["type"].default
+    """An event of ``cls`` as of this import."""
     payload: dict[str, Any] = {
-        "event_id": content_id(ctx.tenant.tenant_id, ctx.source, event_type, key, data),
+        "event_id": event_id,
         "tenant_id": ctx.tenant.tenant_id,
         "source": ctx.source,
         "occurred_at": occurred_at,

@@ -1,4 +1,10 @@
-"""A customers CSV row to ``customer.upserted``."""
+"""A customers CSV row to ``customer.upserted``.
+
+The event is the customer's record as the file states it: its id is the customer's
+key (platform id, else email, else phone) plus a digest of the record, so every
+upload of the same record gives the same id and a changed record a new one (the
+profile keeps the latest by ``updated_at``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,15 @@ from typing import Any
 from crm_common.events import CustomerData, CustomerUpserted
 from crm_common.events.customers import Address, Channel, Consent, ConsentState
 from crm_ingest.domain import csv_values as cv
-from crm_ingest.domain.csv_common import Cells, RowContext, build_event, contact_identity
+from crm_ingest.domain.csv_common import (
+    Cells,
+    RowContext,
+    build_event,
+    contact_identity,
+    content_digest,
+    event_type,
+    fact_id,
+)
 from crm_ingest.domain.errors import NormalizationError
 
 _ADDRESS_FIELDS = ("postal_code", "prefecture", "city", "address1", "address2")
@@ -44,8 +58,15 @@ def customer_row(cells: Cells, ctx: RowContext) -> CustomerUpserted:
     )
     key = cells.text("customer_id") or identity.email or identity.phone or "-"
     occurred_at = updated_at or created_at or ctx.received_at
+    tenant_id, kind = ctx.tenant.tenant_id, event_type(CustomerUpserted)
+    event_id = fact_id(tenant_id, ctx.source, kind, key, content_digest(data))
     return build_event(
-        CustomerUpserted, ctx, key=key, occurred_at=occurred_at, identity=identity, data=data
+        CustomerUpserted,
+        ctx,
+        event_id=event_id,
+        occurred_at=occurred_at,
+        identity=identity,
+        data=data,
     )
 
 

@@ -1,14 +1,41 @@
-"""An orders CSV row to a one-line ``order.placed`` (rows are grouped afterwards)."""
+"""An orders CSV row to a one-line ``order.placed`` (rows are grouped afterwards).
+
+Ids: a placement happens once per order, so ``order.placed`` is keyed by the order
+id alone (``fact_id(tenant, source, "order.placed", order_id)``): every upload of
+the order, however its state changed since, names the same placement. Each state
+of the order is a fact of its own, :func:`order_update` (keyed by the order id and a
+digest of the grouped order): a later export with another status, total or
+``updated_at`` is a new ``order.updated``, the same export again the same one.
+
+Amounts: an empty cell is missing, ``0`` / ``0.00`` is an amount (a free sample or
+a 100 % coupon costs nothing, it is still an order).
+"""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import NoReturn
 
-from crm_common.events import Money, OrderData, OrderKind, OrderLine, OrderPlaced
+from crm_common.events import (
+    Money,
+    OrderData,
+    OrderKind,
+    OrderLine,
+    OrderPlaced,
+    OrderUpdated,
+)
 from crm_ingest.domain import csv_values as cv
-from crm_ingest.domain.csv_common import Cells, RowContext, build_event, contact_identity
+from crm_ingest.domain.csv_common import (
+    Cells,
+    RowContext,
+    build_event,
+    contact_identity,
+    content_digest,
+    event_type,
+    fact_id,
+)
 from crm_ingest.domain.errors import NormalizationError, field_error
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -42,17 +69,44 @@ def order_row(cells: Cells, ctx: RowContext) -> OrderPlaced:
         order_id=order_id,
         order_number=order_id,
         kind=_kind(cells),
-        placed_at=placed_at or _missing(cells, "placed_at"),
+        placed_at=placed_at if placed_at is not None else _missing(cells, "placed_at"),
+        updated_at=cv.timestamp(cells.col("updated_at"), cells.raw("updated_at"), ctx.tenant.zone),
         currency=currency,
         subtotal=_amount(cells, "subtotal", currency),
         total_discounts=_amount(cells, "total_discounts", currency),
         total_tax=_amount(cells, "total_tax", currency),
         shipping=_amount(cells, "shipping", currency),
-        total=_amount(cells, "total", currency) or _missing(cells, "total"),
+        total=_required_amount(cells, "total", currency),
+        financial_status=cells.text("financial_status"),
+        fulfillment_status=cells.text("fulfillment_status"),
         lines=_lines(cells, currency),
     )
+    event_id = fact_id(ctx.tenant.tenant_id, ctx.source, event_type(OrderPlaced), order_id)
     return build_event(
-        OrderPlaced, ctx, key=order_id, occurred_at=data.placed_at, identity=identity, data=data
+        OrderPlaced,
+        ctx,
+        event_id=event_id,
+        occurred_at=data.placed_at,
+        identity=identity,
+        data=data,
+    )
+
+
+def order_update(order: OrderPlaced, observed_at: datetime) -> OrderUpdated:
+    """The grouped order as a state fact. Without an ``updated_at`` cell it is stamped
+    with ``observed_at`` (when the upload arrived), so the state of a later upload wins
+    over an earlier one in the profile's last-writer-wins fold."""
+    data = order.data
+    kind = event_type(OrderUpdated)
+    event_id = fact_id(order.tenant_id, order.source, kind, data.order_id, content_digest(data))
+    return OrderUpdated(
+        event_id=event_id,
+        tenant_id=order.tenant_id,
+        source=order.source,
+        occurred_at=data.updated_at if data.updated_at is not None else observed_at,
+        received_at=order.received_at,
+        identity=order.identity,
+        data=data,
     )
 
 
@@ -99,6 +153,12 @@ def _currency(cells: Cells, ctx: RowContext) -> str:
 
 def _amount(cells: Cells, field: str, currency: str) -> Decimal | None:
     return cv.amount(cells.col(field), cells.raw(field), currency)
+
+
+def _required_amount(cells: Cells, field: str, currency: str) -> Decimal:
+    # Not ``amount or missing``: Decimal("0") is falsy, and 0 is an amount.
+    amount = _amount(cells, field, currency)
+    return amount if amount is not None else _missing(cells, field)
 
 
 def _required(cells: Cells, field: str) -> str:

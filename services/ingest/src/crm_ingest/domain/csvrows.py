@@ -9,38 +9,53 @@ drops exact duplicates by :func:`row_fingerprint`)::
         result = mapper.map_row(row)
         if isinstance(result, RowError):
             report(line_no, result.reason)
-        elif (done := grouper.add(result)) is not None:
-            publish(done)
+        elif (done := grouper.add(result, line_no)) is not None:
+            publish(done)  # an order.placed, or an OrderTooLarge to report
     if (done := grouper.flush()) is not None:
         publish(done)
 
 An order spans consecutive rows with the same order id, one line item per row; the
 first row's order-level cells (total, dates, customer) win. Rows of one order that
 are not consecutive become separate events, so files must be sorted by order id
-(cart exports are). Event ids are derived from the content
-(``stable_event_id(tenant, source, "csv", type, key, digest)``): re-importing the
-same data gives the same ids, a corrected row a new event.
+(cart exports are). An order of more than ``MAX_ORDER_LINES`` lines is refused
+whole (:class:`OrderTooLarge`): one event must carry it through the outbox and the
+broker.
+
+Event ids name the fact, not the upload (see :mod:`.csv_orders` and
+:mod:`.csv_customers`). A fact may be told by several events, most specific
+first (:meth:`RowMapper.facts`: an order's placement, then its current state);
+:func:`first_news` keeps, per fact, the first one not published before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from crm_common.events import OrderPlaced, format_validation_error
+from crm_common.events import (
+    CustomerUpserted,
+    EnvelopeBase,
+    OrderLine,
+    OrderPlaced,
+    OrderUpdated,
+    format_validation_error,
+)
 from crm_common.normalize import clean_text
 from crm_ingest.domain.context import TenantContext
 from crm_ingest.domain.csv_columns import Columns, RowKind, resolve_columns
-from crm_ingest.domain.csv_common import Cells, RowContext, content_id
+from crm_ingest.domain.csv_common import Cells, RowContext
 from crm_ingest.domain.csv_customers import customer_row
-from crm_ingest.domain.csv_orders import order_row
+from crm_ingest.domain.csv_orders import order_row, order_update
 from crm_ingest.domain.errors import NormalizationError
+from crm_ingest.domain.limits import MAX_ORDER_LINES
+
+E = TypeVar("E", bound=EnvelopeBase)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +69,24 @@ class RowError:
     def reason(self) -> str:
         """``column: message`` for an import report."""
         return f"{self.column}: {self.message}" if self.column else self.message
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTooLarge:
+    """An order with more lines than ``limit``, refused whole (one rejected row)."""
+
+    order_id: str
+    line: int  # where the order's first row starts
+    lines: int
+    limit: int = MAX_ORDER_LINES
+
+    @property
+    def reason(self) -> str:
+        """For an import report: the order, its size and the limit."""
+        return (
+            f"order {self.order_id!r} has {self.lines:,} lines; "
+            f"at most {self.limit:,} lines per order are accepted"
+        )
 
 
 class RowMapper:
@@ -86,6 +119,15 @@ class RowMapper:
         except ValidationError as exc:  # a cleaned value the canonical model still refuses
             return RowError(None, format_validation_error(exc))
 
+    def facts(
+        self, event: CustomerUpserted | OrderPlaced
+    ) -> tuple[CustomerUpserted] | tuple[OrderPlaced, OrderUpdated]:
+        """The events that can tell what a customer row or a grouped order says, most
+        specific first: an order's placement, then the order's state as of this file."""
+        if isinstance(event, OrderPlaced):
+            return event, order_update(event, self.context.received_at)
+        return (event,)
+
 
 def _cells(row: Mapping[str | None, Any]) -> dict[str, str | None]:
     # csv.DictReader puts surplus cells under None and fills short rows with None.
@@ -93,29 +135,65 @@ def _cells(row: Mapping[str | None, Any]) -> dict[str, str | None]:
 
 
 class OrderGrouper:
-    """Joins consecutive one-line ``order.placed`` events of the same order."""
+    """Joins consecutive one-line ``order.placed`` events of the same order.
 
-    def __init__(self) -> None:
-        self._current: OrderPlaced | None = None
+    Linear in the lines: each row's lines are appended to one list and the order's
+    event is built once, when the next order starts (or at :meth:`flush`). Its id
+    names the order, not its lines, so nothing is copied or hashed per row. Past
+    ``limit`` lines the order is only counted (memory stays bounded) and comes out as
+    an :class:`OrderTooLarge`.
+    """
 
-    def add(self, event: OrderPlaced) -> OrderPlaced | None:
-        """Take the next row's event; returns the previous order once it is complete."""
-        current = self._current
+    def __init__(self, limit: int = MAX_ORDER_LINES) -> None:
+        self._limit = limit
+        self._first: OrderPlaced | None = None
+        self._line = 0
+        self._lines: list[OrderLine] = []
+        self._count = 0
+
+    def add(self, event: OrderPlaced, line: int = 0) -> OrderPlaced | OrderTooLarge | None:
+        """Take the next row's event (``line``: where the row starts); returns the
+        previous order once it is complete."""
+        current = self._first
         if current is not None and current.data.order_id == event.data.order_id:
-            lines = [*current.data.lines, *event.data.lines]
-            data = current.data.model_copy(update={"lines": lines})
-            event_id = content_id(
-                current.tenant_id, current.source, current.type, data.order_id, data
-            )
-            self._current = current.model_copy(update={"data": data, "event_id": event_id})
+            self._join(event.data.lines)
             return None
-        self._current = event
-        return current
+        done = self.flush()
+        self._first, self._line = event, line
+        self._join(event.data.lines)
+        return done
 
-    def flush(self) -> OrderPlaced | None:
-        """The last order, at the end of the file."""
-        current, self._current = self._current, None
-        return current
+    def flush(self) -> OrderPlaced | OrderTooLarge | None:
+        """The order still open (at the end of the file)."""
+        first, lines, count = self._first, self._lines, self._count
+        self._first, self._lines, self._count = None, [], 0
+        if first is None:
+            return None
+        if count > self._limit:
+            return OrderTooLarge(first.data.order_id, self._line, count, self._limit)
+        data = first.data.model_copy(update={"lines": lines})
+        return first.model_copy(update={"data": data})
+
+    def _join(self, lines: list[OrderLine]) -> None:
+        self._count += len(lines)
+        if self._count <= self._limit:
+            self._lines.extend(lines)
+        else:
+            self._lines.clear()  # refused anyway: keep the count, not the lines
+
+
+def first_news(groups: Iterable[Sequence[E]], fresh: set[str]) -> list[E]:
+    """One event per fact: of each group of alternatives (a placement, then the
+    order's state), the first whose id is in ``fresh`` (ids not published before).
+    Ids are used up in file order, so an order told twice in a file is placed once."""
+    unused = set(fresh)
+    chosen: list[E] = []
+    for group in groups:
+        found = next((event for event in group if event.event_id in unused), None)
+        unused.difference_update(event.event_id for event in group)
+        if found is not None:
+            chosen.append(found)
+    return chosen
 
 
 def row_fingerprint(row: Mapping[str | None, Any]) -> str:

@@ -31,8 +31,9 @@ async def check(db: Database, tenant_id: str, default_limit: int) -> None:
     now = time.time()
     window = int(now)
     async with db.transaction() as session:
-        limit = await tenants_repo.rate_limit_of(session, tenant_id) or default_limit
+        own = await tenants_repo.rate_limit_of(session, tenant_id)
         hits = await repo.hit_rate_window(session, tenant_id, window)
+    limit = default_limit if own is None else own
     if hits > limit:
         metrics.REJECTED.labels("api", "rate_limited").inc()
         raise RateLimited(max(1, math.ceil(window + 1 - now)), limit)
