@@ -12,6 +12,7 @@ migrated into it) and a topic prefix ``t<id>.``; both are removed at the end.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -203,3 +204,22 @@ def infra() -> Iterator[Infra]:
 def subprocess_env(infra: Infra) -> dict[str, str]:
     """Environment for a child process that must use this run's Kafka and database."""
     return {**os.environ, **infra.env, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="module")
+def lane(infra: Infra) -> Infra:
+    """The run's engines with topics of this test module's own (a sub-prefix).
+
+    Service processes a module starts read only what the module produced: an
+    earlier module's unconsumed records (thousands, after the ingest tests) are
+    not in their way, and nothing of theirs leaks into a later module. The
+    session's cleanup deletes these topics with the run's prefix.
+    """
+    from crm_common.kafka import ensure_topics
+
+    prefix = f"{infra.topic_prefix}{uuid.uuid4().hex[:6]}."
+    mine = dataclasses.replace(
+        infra, topic_prefix=prefix, env={**infra.env, "KAFKA_TOPIC_PREFIX": prefix}
+    )
+    asyncio.run(ensure_topics(mine.kafka_settings()))
+    return mine

@@ -26,11 +26,12 @@ async def profile_db(infra: Any) -> AsyncIterator[Database]:
         await db.close()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def producer(infra: Any) -> AsyncIterator[Any]:
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def producer(lane: Any) -> AsyncIterator[Any]:
+    """Produces to this module's own topics (the ``lane``), which its services read."""
     from crm_common.kafka import Producer
 
-    p = Producer(infra.kafka_settings())
+    p = Producer(lane.kafka_settings())
     await p.start()
     try:
         yield p
@@ -39,7 +40,7 @@ async def producer(infra: Any) -> AsyncIterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def profile_service(infra: Any) -> Iterator[Any]:
+def profile_service(lane: Any) -> Iterator[Any]:
     """The profile service as a real process (consumer, relay and REST API)."""
-    with load_run_service()("profile", infra) as svc:
+    with load_run_service()("profile", lane) as svc:
         yield svc

@@ -96,9 +96,9 @@ def clock(tmp_path_factory: pytest.TempPathFactory) -> OffsetFileClock:
 
 
 @pytest.fixture(scope="module")
-def analytics_service(infra: Any, clock: OffsetFileClock) -> Iterator[Any]:
+def analytics_service(lane: Any, clock: OffsetFileClock) -> Iterator[Any]:
     env = {"CRM_CLOCK_FILE": str(clock.path), "PROFILE_REFRESH": "false"}
-    with load_run_service()("profile", infra, env) as svc:
+    with load_run_service()("profile", lane, env) as svc:
         yield svc
 
 

@@ -37,11 +37,11 @@ def stream(tenant: str) -> tuple[list, dict[int, int]]:
     return events, spent
 
 
-async def test_killed_mid_stream_ends_with_exact_totals(infra, profile_db, producer) -> None:
+async def test_killed_mid_stream_ends_with_exact_totals(lane, profile_db, producer) -> None:
     tenant = new_tenant()
     events, spent = stream(tenant)
     assert len(events) == 20_000
-    group = infra.topic("profile")
+    group = lane.topic("profile")
 
     async def applied() -> int:
         p = processed_events
@@ -51,7 +51,7 @@ async def test_killed_mid_stream_ends_with_exact_totals(infra, profile_db, produ
 
     base = await applied()
     await produce(producer, "crm.events.v1", events)
-    with load_run_service()("profile", infra) as svc:
+    with load_run_service()("profile", lane) as svc:
         for threshold in (4_000, 11_000):
 
             async def past(threshold: int = threshold) -> bool:

@@ -55,7 +55,7 @@ async def test_checkout_then_customer_then_order_by_phone_make_one_record(
 
 
 async def test_two_records_merge_into_the_older_and_the_alias_resolves(
-    infra, profile_service, profile_db, producer
+    lane, profile_service, profile_db, producer
 ) -> None:
     tenant = new_tenant()
     key = await make_tenant(profile_db, tenant)
@@ -79,7 +79,7 @@ async def test_two_records_merge_into_the_older_and_the_alias_resolves(
     await produce(
         producer, "crm.events.v1", [customer(tenant, "cu-ken", 10, ident(email=email, phone=phone))]
     )
-    async with TopicReader(infra, "crm.profiles.v1", tenant) as reader:
+    async with TopicReader(lane, "crm.profiles.v1", tenant) as reader:
 
         async def merged() -> list:
             return [b for _, b in await reader.poll() if b["type"] == "profile.merged"]

@@ -32,13 +32,13 @@ def clock(tmp_path_factory: pytest.TempPathFactory) -> OffsetFileClock:
 
 
 @pytest.fixture(scope="module")
-def refreshing_service(infra: Any, clock: OffsetFileClock) -> Iterator[Any]:
+def refreshing_service(lane: Any, clock: OffsetFileClock) -> Iterator[Any]:
     env = {
         "CRM_CLOCK_FILE": str(clock.path),
         "PROFILE_REFRESH_SECONDS": "1",
         "PROFILE_REFRESH_MAX_AGE_SECONDS": "2",
     }
-    with load_run_service()("profile", infra, env) as svc:
+    with load_run_service()("profile", lane, env) as svc:
         yield svc
 
 
@@ -61,7 +61,7 @@ async def _computed_at(db: Any, tenant: str, profile_id: str) -> Any:
 
 
 async def test_recency_decays_while_the_customer_does_nothing(
-    refreshing_service, clock, infra, profile_db, producer
+    refreshing_service, clock, lane, profile_db, producer
 ) -> None:
     tenant = new_tenant()
     key = await make_tenant(profile_db, tenant)
@@ -69,7 +69,7 @@ async def test_recency_decays_while_the_customer_does_nothing(
     buyer, idle = ident(email="buyer@example.com"), ident(email="idle@example.com")
     events = [placed(tenant, "o-1", 30000, twenty_days_ago, buyer), customer(tenant, "c", 0, idle)]
     await produce(producer, "crm.events.v1", events)
-    async with TopicReader(infra, "crm.profiles.v1", tenant) as reader:
+    async with TopicReader(lane, "crm.profiles.v1", tenant) as reader:
 
         async def both_published() -> list[dict[str, Any]]:
             changed = [b["data"] for _, b in await reader.poll() if b["type"] == "profile.changed"]

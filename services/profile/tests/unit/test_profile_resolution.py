@@ -99,6 +99,16 @@ def test_event_with_another_platform_id_does_not_take_over_a_shared_email() -> N
     )
 
 
+def test_a_record_holding_two_ids_of_a_platform_is_found_through_either() -> None:
+    """Records written before ids were kept one per platform may hold two; an event
+    naming one of them must attach, not plan a creation with nothing to create."""
+    owners = [ref("p1", 0, EXT1, EXT2, EMAIL_A)]
+
+    for incoming in ([EXT1], [EXT2, EMAIL_A], [EXT1, PHONE]):
+        plan = plan_resolution(incoming, owners)
+        assert (plan.action, plan.profile_id, plan.conflicts) == (PlanAction.ATTACH, "p1", ())
+
+
 def test_ids_on_different_platforms_merge() -> None:
     plan = plan_resolution([MS9, EMAIL_A], [ref("p1", 0, EXT1, EMAIL_A), ref("p2", 1, MS9)])
 

@@ -10,7 +10,10 @@ merge several. The rules (Segment/Klaviyo-like, conservative about merges):
 2. A profile matched through a strong identifier joins the group unless it
    holds a *different* customer id on a platform for which the event or the
    group already has one: two platform customers are never merged; the profile
-   is reported as a ``platform_id_conflict`` and keeps its identifiers.
+   is reported as a ``platform_id_conflict`` and keeps its identifiers. On a
+   platform where the profile owns the event's own customer id it is that
+   customer, whatever else it holds there (records written before ids were kept
+   one per platform may hold two; they must still be found).
 3. A profile matched only through weak identifiers (tokens, anonymous id)
    joins when it is anonymous (no strong identifier), or when nothing known is
    in play yet (the event and the group have no strong identifier): a token
@@ -130,7 +133,10 @@ def _refusal(
 ) -> Conflict | None:
     """Why ``profile`` may not join the group, or None when it may."""
     matched = profile.identifiers & wanted
-    clash = _platform_clash(profile.identifiers, known)
+    own_platforms = {i.platform for i in matched if i.platform is not None}
+    clash = tuple(
+        i for i in _platform_clash(profile.identifiers, known) if i.platform not in own_platforms
+    )
     if clash:
         return Conflict(
             profile_id=profile.profile_id,

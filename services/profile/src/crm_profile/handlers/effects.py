@@ -7,7 +7,9 @@ afterwards (:mod:`crm_profile.handlers.publish`), never incremented.
 Decisions:
 
 * An order or contract that already belongs to a profile stays with it; the
-  event's new identifiers are attached to that profile (never a merge). An
+  event's new identifiers are attached to that profile (never a merge with
+  another known record; anonymous records the event reaches through a token
+  are the same person and fold in, as they would had it arrived first). An
   order event without any identifier (a refund keyed only by its order id)
   finds its profile through the stored order; one that arrives before its
   order is kept as an ownerless fact and joins the profile with the order.
@@ -95,9 +97,9 @@ async def _holder_or_resolved(
     holder = await batch.by_id(holder_id) if holder_id else None
     if holder is None:
         return await identity.resolve(batch, event, event.occurred_at)
-    await identity.attach_unowned(batch, holder, event)
-    holder.seen_at(event.occurred_at)
-    return holder
+    profile = await identity.attach_to_holder(batch, holder, event)
+    profile.seen_at(event.occurred_at)
+    return profile
 
 
 async def _order(batch: TenantBatch, event: Any) -> bool:

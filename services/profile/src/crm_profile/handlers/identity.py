@@ -20,6 +20,7 @@ from datetime import datetime
 
 from crm_common.events import Identity, stable_event_id
 from crm_common.events.downstream import ProfileMerged, ProfileMergedData
+from crm_common.kafka import PoisonError, TransientError
 from crm_profile import metrics
 from crm_profile.domain import (
     Attributes,
@@ -39,8 +40,15 @@ CRM_PLATFORM = "crm"
 _ATTEMPTS = 8
 
 
-class ResolutionRaceError(RuntimeError):
-    """Identifiers kept changing hands; the batch is retried by the runner."""
+class ResolutionRaceError(TransientError):
+    """Identifiers kept changing hands: other consumers are committing claims on
+    them right now. Transient: the runner retries the batch after a pause, and the
+    next attempt re-plans from what those commits left."""
+
+
+class UnresolvableIdentityError(PoisonError):
+    """The planner found no record to use and nothing to create one with (a bug:
+    retrying cannot help, so the event is dead-lettered with the identifiers)."""
 
 
 def event_identifiers(event: object) -> tuple[list[Identifier], str | None]:
@@ -103,6 +111,9 @@ async def _resolve_once(
     plan = plan_resolution(wanted, refs)
     to_add = [i for i in plan.identifiers_to_add if i.platform != CRM_PLATFORM]
     if plan.action is PlanAction.CREATE:
+        if not to_add:
+            kinds = sorted(i.kind.value for i in wanted)
+            raise UnresolvableIdentityError(f"every owner refused and nothing new: {kinds}")
         return await _create(batch, to_add, occurred_at)
     assert plan.profile_id is not None
     survivor = batch.profiles[plan.profile_id]
@@ -124,8 +135,6 @@ async def _owners(batch: TenantBatch, ids: Sequence[Identifier]) -> dict[str, Pr
 
 
 async def _create(batch: TenantBatch, ids: list[Identifier], at: datetime) -> Profile | None:
-    if not ids:
-        return None
     pid = str(uuid.uuid4())
     await records.insert_profile(batch.session, batch.tenant_id, pid, at)
     got = await records.claim_identifiers(batch.session, batch.tenant_id, pid, ids)
@@ -202,12 +211,50 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     return min(known) if known else None
 
 
-async def attach_unowned(batch: TenantBatch, profile: Profile, event: object) -> None:
-    """Give ``profile`` the event's identifiers that nobody owns yet (never merges).
+async def attach_to_holder(batch: TenantBatch, holder: Profile, event: object) -> Profile:
+    """The profile of an event whose entity (an order, a contract) ``holder`` already has.
 
-    Used when the event's entity (an order, a contract) already belongs to a
-    profile: that profile is the person, whatever else the event carries.
+    That profile is the person, whatever else the event carries: it never merges
+    with another known record here. Anonymous records the event reaches through a
+    token (a checkout started before the buyer was known) are the same person's
+    and are folded in, oldest surviving, exactly as :func:`resolve` would have
+    done had this event arrived first; identifiers nobody owns yet are
+    attached (never a second customer id on a platform the survivor has one for).
+    Returns the survivor (the holder, or an older anonymous record it joined).
     """
     ids, _ = event_identifiers(event)
-    await _owners(batch, ids)
-    await _claim(batch, profile, [i for i in ids if i not in batch.owner])
+    for _ in range(_ATTEMPTS):
+        survivor = await _join_anonymous(batch, holder, ids)
+        unowned = [i for i in ids if i not in batch.owner and _fits(survivor, i)]
+        if await _claim(batch, survivor, unowned):
+            return survivor
+        # Another consumer claimed one of them meanwhile (a checkout creating its
+        # anonymous record): look again, and fold that record in too.
+        holder = survivor
+    raise ResolutionRaceError("identifiers kept moving while attaching to the holder")
+
+
+async def _join_anonymous(batch: TenantBatch, holder: Profile, ids: list[Identifier]) -> Profile:
+    """``holder`` with the anonymous owners of ``ids`` folded in (the oldest survives)."""
+    found = await _owners(batch, ids)
+    anonymous = [
+        p
+        for pid, p in found.items()
+        if pid != holder.profile_id and not any(i.is_strong for i in p.identifiers)
+    ]
+    if not anonymous:
+        return holder
+    survivor, *rest = sorted([holder, *anonymous], key=lambda p: (p.created_at, p.profile_id))
+    await merge(batch, survivor, rest)
+    return survivor
+
+
+def _fits(profile: Profile, ident: Identifier) -> bool:
+    """False for a second customer id on a platform the profile already has one for.
+
+    A profile names one customer per platform (the planner relies on it): an order
+    moved to another platform customer does not make its holder that customer too.
+    """
+    if ident.platform is None:
+        return True
+    return not any(i.platform == ident.platform and i != ident for i in profile.identifiers)
