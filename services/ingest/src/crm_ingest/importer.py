@@ -43,7 +43,7 @@ from crm_ingest.config import EVENTS_TOPIC, SCHEMA, IngestService
 from crm_ingest.csvfile import ChunkReader, detect_encoding
 from crm_ingest.domain import HeaderError, RowError, RowKind, RowMapper, TenantContext
 from crm_ingest.domain.csv_chunks import OrderRuns, Piece, Row
-from crm_ingest.domain.csvrows import OrderGrouper, OrderTooLarge, first_news, row_fingerprint
+from crm_ingest.domain.csvrows import OrderGrouper, OrderTooLarge, row_fingerprint
 from crm_ingest.repository import events as events_repo
 from crm_ingest.repository import imports as repo
 from crm_ingest.repository import tenants as tenants_repo
@@ -173,7 +173,7 @@ class ImportWorker:
         async with self.db.transaction() as session:
             new = await repo.new_fingerprints(session, row.import_id, prints)
             outcome = await asyncio.to_thread(_select, prepared, new, mapper)
-            events = await _news(session, row.tenant_id, outcome.facts)
+            events = await events_repo.claim_news(session, outcome.facts)
             await self._record(session, row, outcome, events)
 
     async def _save(self, row: Any, outcome: Outcome, events: list[Any]) -> None:
@@ -245,11 +245,3 @@ def _told(outcome: Outcome, mapper: RowMapper, result: Any) -> None:
         outcome.rejections.append((result.line, result.reason))
     elif result is not None:
         outcome.facts.append(mapper.facts(result))
-
-
-async def _news(session: AsyncSession, tenant_id: str, facts: Facts) -> list[Any]:
-    """The events of ``facts`` not published before, claimed in this transaction.
-    Sorted ids: concurrent imports of overlapping files take the row locks in one order."""
-    ids = sorted({event.event_id for group in facts for event in group})
-    fresh = await events_repo.claim_accepted(session, tenant_id, ids)
-    return first_news(facts, fresh)

@@ -31,6 +31,11 @@ NORMALIZED = Counter(
     "Canonical events produced by the normalizer, by type",
     ["type"],
 )
+DUPLICATE_FACTS = Counter(
+    "crm_ingest_duplicate_facts_total",
+    "Canonical events not published again: another delivery already told the fact",
+    ["door"],
+)
 IMPORT_ROWS = Counter(
     "crm_ingest_import_rows_total",
     "CSV import rows, by kind and outcome (accepted, rejected, duplicate)",

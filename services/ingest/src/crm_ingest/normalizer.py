@@ -6,6 +6,9 @@ failure is dead-lettered at once (with the reason naming the field) instead of a
 the runner's retries. The runner's dedup id is the raw record id (shop + webhook
 id), so Shopify's redeliveries and our own restarts yield one set of events; it is
 recorded only when the batch commits, so a replayed dead letter is processed.
+Different deliveries of one fact (two subscriptions, a replay tool) give the same
+canonical ids (:mod:`crm_ingest.domain.facts`), and the ids already accepted are
+not published again.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from crm_common.settings import KafkaSettings
 from crm_ingest import metrics
 from crm_ingest.config import EVENTS_TOPIC, NORMALIZER_GROUP, RAW_TOPIC, SCHEMA
 from crm_ingest.domain import NormalizationError, RawWebhook, TenantContext, normalize_shopify
+from crm_ingest.domain.facts import tellings
 from crm_ingest.raw_record import parse_raw_record, to_webhook
+from crm_ingest.repository import events as events_repo
 
 Normalize = Callable[[RawWebhook, TenantContext], list[Event]]
 
@@ -61,11 +66,15 @@ def _record_id(message: Message) -> str:
 
 
 async def handle(session: AsyncSession, messages: Sequence[Message]) -> None:
-    """Enqueue every new raw record's events in the batch's transaction."""
-    events: list[Any] = [e for m in messages for e in m.payload.events]
+    """Enqueue every new raw record's events in the batch's transaction, each fact
+    once: a fact another delivery already told (the same order posted under another
+    webhook id) is claimed in ``accepted_events`` and not published again."""
+    told: list[Any] = [tellings(e, e.received_at) for m in messages for e in m.payload.events]
+    events = await events_repo.claim_news(session, told)
     await enqueue(session, SCHEMA, EVENTS_TOPIC, events)
     for event in events:
         metrics.NORMALIZED.labels(event.type).inc()
+    metrics.DUPLICATE_FACTS.labels("webhook").inc(len(told) - len(events))
 
 
 def build_normalizer(

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from crm_common.events import decode_event
+from crm_common.events import decode_event, stable_event_id
 from crm_ingest.topics import assign_from_start, behind
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -35,6 +35,11 @@ run_service = _services.run_service
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 FIXTURES = ROOT / ".." / "shared" / "fixtures" / "shopify"
+
+
+def placed_id(tenant_id: str, order_id: str, source: str = "shopify") -> str:
+    """The canonical id of an order's placement: it names the order, not the delivery."""
+    return stable_event_id(tenant_id, source, "order.placed", "once", order_id)
 
 
 def unique(prefix: str) -> str:

@@ -7,9 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from ingest_it import ADMIN, create_tenant, events_of
-
-from crm_common.events import stable_event_id
+from ingest_it import ADMIN, create_tenant, events_of, placed_id
 
 pytestmark = pytest.mark.infra
 
@@ -40,7 +38,7 @@ async def test_single_event_is_accepted_once(ingest, infra) -> None:
     tenant = create_tenant(ingest.url)
     tid, url = tenant["tenant_id"], f"{ingest.url}/v1/events"
     headers = {**_auth(tenant), "X-Cart-Platform": "makeshop"}
-    canonical = stable_event_id(tid, "makeshop", "c-1")
+    canonical = placed_id(tid, "o-c-1", "makeshop")
 
     first = httpx.post(url, json=_order("c-1"), headers=headers)
     again = httpx.post(url, json=_order("c-1"), headers=headers)
@@ -74,7 +72,7 @@ async def test_batch_reports_per_index_and_accepts_the_valid_ones(ingest, infra)
 
     response = httpx.post(f"{ingest.url}/v1/events/batch", json=body, headers=_auth(tenant))
 
-    ids = {c: stable_event_id(tid, "futureshop", c) for c in ("b-1", "b-3")}
+    ids = {c: placed_id(tid, f"o-{c}", "futureshop") for c in ("b-1", "b-3")}
     assert response.status_code == 207
     assert response.json() == {
         "accepted": 2,
@@ -108,6 +106,40 @@ async def test_batch_reports_per_index_and_accepts_the_valid_ones(ingest, infra)
     on_topic = await events_of(infra, tid, lambda es: len(es) >= 2)
     assert sorted(e.event_id for e in on_topic) == sorted(ids.values())
     assert {e.source for e in on_topic} == {"futureshop"}
+
+
+async def test_one_order_under_two_client_ids_is_one_order(ingest, infra) -> None:
+    """A cart that re-sends an order under a new client id (a retry queue that lost
+    its ids, a re-sync) tells the same placement: one order.placed; a changed order
+    sent as order.placed again is the order's new state, published as order.updated."""
+    tenant = create_tenant(ingest.url)
+    tid, url = tenant["tenant_id"], f"{ingest.url}/v1/events"
+    headers = {**_auth(tenant), "X-Cart-Platform": "makeshop"}
+    first = _order("sync-1", order_id="A-100")
+    resent = _order("sync-2", order_id="A-100")
+    changed = _order(
+        "sync-3", total="4900", order_id="A-100", updated_at="2024-06-02T10:00:00+09:00"
+    )
+
+    answers = [httpx.post(url, json=item, headers=headers).json() for item in (first, resent)]
+    batch = httpx.post(
+        f"{url}/batch", json={"events": [resent, changed, changed]}, headers=headers
+    ).json()
+
+    placed = placed_id(tid, "A-100", "makeshop")
+    assert answers == [
+        {"event_id": placed, "status": "accepted"},
+        {"event_id": placed, "status": "duplicate"},
+    ]
+    assert [r["status"] for r in batch["results"]] == ["duplicate", "accepted", "rejected"]
+    on_topic = await events_of(infra, tid, lambda es: len(es) >= 2)
+    assert sorted((e.type, str(e.data.total)) for e in on_topic) == [
+        ("order.placed", "5400"),
+        ("order.updated", "4900"),
+    ]
+    assert batch["results"][1]["event_id"] == next(
+        e.event_id for e in on_topic if e.type == "order.updated"
+    )
 
     too_many = {"events": [_order(f"x-{i}") for i in range(1001)]}
     over = httpx.post(f"{ingest.url}/v1/events/batch", json=too_many, headers=_auth(tenant))

@@ -196,7 +196,7 @@ def test_placement_ids_name_the_order_and_state_ids_its_content():
 
     assert [o.event_id for o in once] == [o.event_id for o in again]
     assert [o.event_id for o in once] == [o.event_id for o in changed]  # one placement each
-    assert once[0].event_id == stable_event_id("t-jp", "makeshop", "csv", "order.placed", "A-1")
+    assert once[0].event_id == stable_event_id("t-jp", "makeshop", "order.placed", "once", "A-1")
     assert [s.event_id for s in states[0]] == [s.event_id for s in states[1]]
     assert states[0][0].event_id == states[2][0].event_id
     assert states[0][1].event_id != states[2][1].event_id  # A-2 changed: a new state

@@ -10,7 +10,8 @@ import pytest
 
 from crm_ingest.domain import RowMapper, TenantContext
 from crm_ingest.domain.csv_chunks import OrderRuns
-from crm_ingest.domain.csvrows import OrderGrouper, OrderTooLarge, first_news
+from crm_ingest.domain.csvrows import OrderGrouper, OrderTooLarge
+from crm_ingest.domain.facts import first_news
 from crm_ingest.domain.limits import MAX_ORDER_LINES
 
 NOW = datetime(2024, 6, 1, 3, 0, tzinfo=UTC)

@@ -48,7 +48,7 @@ def test_valid_order_event():
     event = parse_generic_event(order_event(), **CONTEXT)
 
     assert event.type == "order.placed"
-    assert event.event_id == stable_event_id("t-jp", "makeshop", "ms-1001")
+    assert event.event_id == stable_event_id("t-jp", "makeshop", "order.placed", "once", "1001")
     assert (event.tenant_id, event.source, event.received_at) == ("t-jp", "makeshop", NOW)
     assert event.occurred_at == datetime(2024, 5, 31, 12, 14, tzinfo=UTC)
     assert event.identity.email == "hanako@example.jp"
@@ -156,7 +156,9 @@ def test_batch_with_some_invalid_events():
     accepted, rejected = parse_batch(items, **CONTEXT)
 
     assert [index for index, _ in accepted] == [0, 5]
-    assert accepted[0][1].event_id == stable_event_id("t-jp", "makeshop", "ms-1")
+    assert accepted[0][1].event_id == stable_event_id(
+        "t-jp", "makeshop", "order.placed", "once", "1001"
+    )
     assert rejected == [
         (1, "data.total", "Input should be a valid decimal"),
         (2, "data.lines[0].quantity", "Input should be greater than or equal to 0"),
@@ -179,5 +181,54 @@ def test_client_retry_keeps_the_event_id(client_id):
         order_event(client_id), **{**CONTEXT, "received_at": NOW.replace(hour=9)}
     )
 
-    assert first.event_id == retry.event_id == stable_event_id("t-jp", "makeshop", client_id)
+    assert first.event_id == retry.event_id
     assert first.data == retry.data
+
+
+@given(first_id=st.text(min_size=1, max_size=200), second_id=st.text(min_size=1, max_size=200))
+def test_one_order_under_two_client_ids_is_one_fact(first_id, second_id):
+    first = parse_generic_event(order_event(first_id), **CONTEXT)
+    second = parse_generic_event(order_event(second_id), **CONTEXT)
+
+    assert first.event_id == second.event_id
+
+
+def _custom(client_id: str) -> dict:
+    return {
+        "event_id": client_id,
+        "type": "custom",
+        "occurred_at": "2024-05-31T21:14:00+09:00",
+        "identity": {"email": "a@example.jp"},
+        "data": {"name": "viewed_product", "properties": {"sku": "TEA-A"}},
+    }
+
+
+def test_custom_events_are_named_by_the_client_id():
+    one, retry, other = (parse_generic_event(_custom(c), **CONTEXT) for c in ("v-1", "v-1", "v-2"))
+
+    assert one.event_id == retry.event_id != other.event_id
+
+
+def test_an_order_update_is_a_fact_per_state_and_time():
+    def update(client_id: str, status: str, at: str):
+        item = order_event(client_id, financial_status=status)
+        item.update(type="order.updated", occurred_at=at)
+        return parse_generic_event(item, **CONTEXT).event_id
+
+    paid = update("u-1", "paid", "2024-06-01T10:00:00+09:00")
+    paid_again = update("u-2", "paid", "2024-06-01T10:00:00+09:00")
+    refunded = update("u-3", "refunded", "2024-06-02T10:00:00+09:00")
+
+    assert paid == paid_again != refunded
+
+
+def test_an_order_over_the_lines_cap_is_rejected_with_the_cap():
+    line = order_event()["data"]["lines"][0]
+    item = order_event(lines=[line] * 5_001)
+
+    with pytest.raises(InvalidEvent) as caught:
+        parse_generic_event(item, **CONTEXT)
+
+    assert caught.value.errors == [
+        ("data.lines", "5,001 lines; at most 5,000 lines per order are accepted")
+    ]

@@ -3,18 +3,17 @@ and fact-derived event ids."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from crm_common.events import EnvelopeBase, Identity, stable_event_id
+from crm_common.events import EnvelopeBase, Identity
 from crm_ingest.domain import csv_values as cv
 from crm_ingest.domain.context import TenantContext
 from crm_ingest.domain.csv_columns import Columns
+from crm_ingest.domain.facts import with_fact_id
 
 E = TypeVar("E", bound=EnvelopeBase)
 
@@ -61,38 +60,20 @@ def contact_identity(cells: Cells, ctx: RowContext) -> Identity:
     )
 
 
-def fact_id(tenant_id: str, source: str, event_type: str, key: str, *detail: str) -> str:
-    """The id of one business fact a file tells (an order placed, a customer's record
-    as of some content): made from the tenant, the platform, the type and the fact's
-    own key, never from the upload (import id, file name, position in the file), so
-    every upload that tells the same fact gives the same id."""
-    return stable_event_id(tenant_id, source, "csv", event_type, key, *detail)
-
-
-def content_digest(data: BaseModel) -> str:
-    """Identifies what ``data`` says, field by field (the same content, the same digest)."""
-    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def event_type(cls: type[EnvelopeBase]) -> str:
-    """The ``type`` literal of an event class (``order.placed``)."""
-    value: str = cls.model_fields["type"].default
-    return value
-
-
 def build_event(
     cls: type[E],
     ctx: RowContext,
     *,
-    event_id: str,
     occurred_at: datetime,
+    stated_at: datetime | None,
     identity: Identity,
     data: BaseModel,
 ) -> E:
-    """An event of ``cls`` as of this import."""
+    """An event of ``cls`` as of this import, with the id of the fact it tells
+    (:func:`~crm_ingest.domain.facts.fact_id`; ``stated_at``: the time the row states,
+    None when it states none, never the upload's)."""
     payload: dict[str, Any] = {
-        "event_id": event_id,
+        "event_id": "-",
         "tenant_id": ctx.tenant.tenant_id,
         "source": ctx.source,
         "occurred_at": occurred_at,
@@ -100,4 +81,4 @@ def build_event(
         "identity": identity,
         "data": data,
     }
-    return cls.model_validate(payload)
+    return with_fact_id(cls.model_validate(payload), stated_at=stated_at)

@@ -1,7 +1,7 @@
 """A customers CSV row to ``customer.upserted``.
 
-The event is the customer's record as the file states it: its id is the customer's
-key (platform id, else email, else phone) plus a digest of the record, so every
+The event is the customer's record as the file states it: its id is a digest of
+the record and of its own ``updated_at`` / ``created_at`` (:mod:`.facts`), so every
 upload of the same record gives the same id and a changed record a new one (the
 profile keeps the latest by ``updated_at``).
 """
@@ -15,15 +15,7 @@ from typing import Any
 from crm_common.events import CustomerData, CustomerUpserted
 from crm_common.events.customers import Address, Channel, Consent, ConsentState
 from crm_ingest.domain import csv_values as cv
-from crm_ingest.domain.csv_common import (
-    Cells,
-    RowContext,
-    build_event,
-    contact_identity,
-    content_digest,
-    event_type,
-    fact_id,
-)
+from crm_ingest.domain.csv_common import Cells, RowContext, build_event, contact_identity
 from crm_ingest.domain.errors import NormalizationError
 
 _ADDRESS_FIELDS = ("postal_code", "prefecture", "city", "address1", "address2")
@@ -56,15 +48,12 @@ def customer_row(cells: Cells, ctx: RowContext) -> CustomerUpserted:
         created_at=created_at,
         updated_at=updated_at,
     )
-    key = cells.text("customer_id") or identity.email or identity.phone or "-"
-    occurred_at = updated_at or created_at or ctx.received_at
-    tenant_id, kind = ctx.tenant.tenant_id, event_type(CustomerUpserted)
-    event_id = fact_id(tenant_id, ctx.source, kind, key, content_digest(data))
+    stated_at = updated_at or created_at
     return build_event(
         CustomerUpserted,
         ctx,
-        event_id=event_id,
-        occurred_at=occurred_at,
+        occurred_at=stated_at or ctx.received_at,
+        stated_at=stated_at,
         identity=identity,
         data=data,
     )

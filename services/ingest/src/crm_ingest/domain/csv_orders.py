@@ -1,10 +1,10 @@
 """An orders CSV row to a one-line ``order.placed`` (rows are grouped afterwards).
 
-Ids: a placement happens once per order, so ``order.placed`` is keyed by the order
-id alone (``fact_id(tenant, source, "order.placed", order_id)``): every upload of
-the order, however its state changed since, names the same placement. Each state
-of the order is a fact of its own, :func:`order_update` (keyed by the order id and a
-digest of the grouped order): a later export with another status, total or
+Ids (:mod:`.facts`): a placement happens once per order, so ``order.placed`` is
+keyed by the order id alone: every upload of the order, however its state changed
+since, names the same placement, and so does the generic API for the same platform.
+Each state of the order is a fact of its own (:func:`~.facts.order_state`, keyed by
+a digest of the grouped order): a later export with another status, total or
 ``updated_at`` is a new ``order.updated``, the same export again the same one.
 
 Amounts: an empty cell is missing, ``0`` / ``0.00`` is an amount (a free sample or
@@ -14,28 +14,12 @@ a 100 % coupon costs nothing, it is still an order).
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from decimal import Decimal
 from typing import NoReturn
 
-from crm_common.events import (
-    Money,
-    OrderData,
-    OrderKind,
-    OrderLine,
-    OrderPlaced,
-    OrderUpdated,
-)
+from crm_common.events import Money, OrderData, OrderKind, OrderLine, OrderPlaced
 from crm_ingest.domain import csv_values as cv
-from crm_ingest.domain.csv_common import (
-    Cells,
-    RowContext,
-    build_event,
-    contact_identity,
-    content_digest,
-    event_type,
-    fact_id,
-)
+from crm_ingest.domain.csv_common import Cells, RowContext, build_event, contact_identity
 from crm_ingest.domain.errors import NormalizationError, field_error
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -81,31 +65,12 @@ def order_row(cells: Cells, ctx: RowContext) -> OrderPlaced:
         fulfillment_status=cells.text("fulfillment_status"),
         lines=_lines(cells, currency),
     )
-    event_id = fact_id(ctx.tenant.tenant_id, ctx.source, event_type(OrderPlaced), order_id)
     return build_event(
         OrderPlaced,
         ctx,
-        event_id=event_id,
         occurred_at=data.placed_at,
+        stated_at=data.updated_at,
         identity=identity,
-        data=data,
-    )
-
-
-def order_update(order: OrderPlaced, observed_at: datetime) -> OrderUpdated:
-    """The grouped order as a state fact. Without an ``updated_at`` cell it is stamped
-    with ``observed_at`` (when the upload arrived), so the state of a later upload wins
-    over an earlier one in the profile's last-writer-wins fold."""
-    data = order.data
-    kind = event_type(OrderUpdated)
-    event_id = fact_id(order.tenant_id, order.source, kind, data.order_id, content_digest(data))
-    return OrderUpdated(
-        event_id=event_id,
-        tenant_id=order.tenant_id,
-        source=order.source,
-        occurred_at=data.updated_at if data.updated_at is not None else observed_at,
-        received_at=order.received_at,
-        identity=order.identity,
         data=data,
     )
 

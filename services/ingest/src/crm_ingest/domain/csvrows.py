@@ -24,23 +24,22 @@ broker.
 Event ids name the fact, not the upload (see :mod:`.csv_orders` and
 :mod:`.csv_customers`). A fact may be told by several events, most specific
 first (:meth:`RowMapper.facts`: an order's placement, then its current state);
-:func:`first_news` keeps, per fact, the first one not published before.
+:func:`~.facts.first_news` keeps, per fact, the first one not published before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
 
 from crm_common.events import (
     CustomerUpserted,
-    EnvelopeBase,
     OrderLine,
     OrderPlaced,
     OrderUpdated,
@@ -51,11 +50,10 @@ from crm_ingest.domain.context import TenantContext
 from crm_ingest.domain.csv_columns import Columns, RowKind, resolve_columns
 from crm_ingest.domain.csv_common import Cells, RowContext
 from crm_ingest.domain.csv_customers import customer_row
-from crm_ingest.domain.csv_orders import order_row, order_update
+from crm_ingest.domain.csv_orders import order_row
 from crm_ingest.domain.errors import NormalizationError
+from crm_ingest.domain.facts import tellings
 from crm_ingest.domain.limits import MAX_ORDER_LINES
-
-E = TypeVar("E", bound=EnvelopeBase)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +122,7 @@ class RowMapper:
     ) -> tuple[CustomerUpserted] | tuple[OrderPlaced, OrderUpdated]:
         """The events that can tell what a customer row or a grouped order says, most
         specific first: an order's placement, then the order's state as of this file."""
-        if isinstance(event, OrderPlaced):
-            return event, order_update(event, self.context.received_at)
-        return (event,)
+        return tellings(event, self.context.received_at)
 
 
 def _cells(row: Mapping[str | None, Any]) -> dict[str, str | None]:
@@ -180,20 +176,6 @@ class OrderGrouper:
             self._lines.extend(lines)
         else:
             self._lines.clear()  # refused anyway: keep the count, not the lines
-
-
-def first_news(groups: Iterable[Sequence[E]], fresh: set[str]) -> list[E]:
-    """One event per fact: of each group of alternatives (a placement, then the
-    order's state), the first whose id is in ``fresh`` (ids not published before).
-    Ids are used up in file order, so an order told twice in a file is placed once."""
-    unused = set(fresh)
-    chosen: list[E] = []
-    for group in groups:
-        found = next((event for event in group if event.event_id in unused), None)
-        unused.difference_update(event.event_id for event in group)
-        if found is not None:
-            chosen.append(found)
-    return chosen
 
 
 def row_fingerprint(row: Mapping[str | None, Any]) -> str:

@@ -6,11 +6,15 @@ not own::
     {"event_id": "<client id>", "type": "order.placed", "occurred_at": "...+09:00",
      "identity": {"email": ..., "external_ids": {"makeshop": "123"}}, "data": {...}}
 
-``tenant_id`` and ``source`` come from the API key; the canonical event id is
-``stable_event_id(tenant_id, source, client event_id)``, so a client retry is
-harmless. Problems are reported as ``(field path, message)`` pairs with pydantic's
-wording, list positions as ``[i]``: ``("data.lines[0].quantity", "Input should be
-greater than or equal to 0")``.
+``tenant_id`` and ``source`` come from the API key. The canonical event id names
+the business fact (:mod:`.facts`: the order id for ``order.placed``, a digest of
+the stated state and its ``occurred_at`` for updates), not the client's id, so a
+client retry, and the same order sent again under another client id or imported by
+CSV from the same platform, is one fact; ``custom`` events, which have no business
+key, are named by the client's id. An order has at most
+:data:`~.limits.MAX_ORDER_LINES` lines. Problems are reported as
+``(field path, message)`` pairs with pydantic's wording, list positions as
+``[i]``: ``("data.lines[0].quantity", "Input should be greater than or equal to 0")``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from pydantic import ValidationError
 from crm_common.events import EVENT_TYPES, Event, stable_event_id
 from crm_common.normalize import normalize_email, normalize_phone
 from crm_ingest.domain.errors import BatchTooLarge, FieldError, InvalidEvent
+from crm_ingest.domain.facts import with_fact_id
+from crm_ingest.domain.limits import MAX_ORDER_LINES
 
 MAX_BATCH = 1000
 
@@ -95,8 +101,9 @@ def parse_generic_event(
         "identity": identity,
         "data": data,
     }
-    event: Event = _validate(EVENT_TYPES[event_type], payload, identity_errors + data_errors)
-    return event
+    event = _validate(EVENT_TYPES[event_type], payload, identity_errors + data_errors)
+    told: Event = with_fact_id(event, stated_at=event.occurred_at, happening=str(item["event_id"]))
+    return told
 
 
 def parse_batch(
@@ -178,6 +185,10 @@ def _clean_data(event_type: str, value: object, region: str) -> tuple[object, li
     data = dict(value)
     if event_type in _ORDER_TYPES and isinstance(data.get("kind"), str):
         data["kind"] = _KIND_ALIASES.get(data["kind"].strip().lower(), data["kind"].strip())
+    lines = data.get("lines")
+    if event_type in _ORDER_TYPES and isinstance(lines, list) and len(lines) > MAX_ORDER_LINES:
+        message = f"{len(lines):,} lines; at most {MAX_ORDER_LINES:,} lines per order are accepted"
+        return data, [("data.lines", message)]
     if event_type == "customer.upserted":
         return _clean_contact(data, "data", region)
     return data, []

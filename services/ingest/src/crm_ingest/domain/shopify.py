@@ -2,14 +2,14 @@
 
 Topic map (``X-Shopify-Topic`` -> event types, primary event first)::
 
-    orders/create        order.placed       + embedded customer events
-    orders/updated       order.updated      + embedded customer events
-    orders/paid          order.paid         + embedded customer events
-    orders/cancelled     order.cancelled    + embedded customer events
-    orders/fulfilled     order.fulfilled    + embedded customer events
+    orders/create        order.placed       + embedded customer events + opt-ins
+    orders/updated       order.updated      + embedded customer events + opt-ins
+    orders/paid          order.paid         + embedded customer events + opt-ins
+    orders/cancelled     order.cancelled    + embedded customer events + opt-ins
+    orders/fulfilled     order.fulfilled    + embedded customer events + opt-ins
     refunds/create       order.refunded
-    checkouts/create     checkout.started   + embedded customer events
-    checkouts/update     checkout.updated   + embedded customer events
+    checkouts/create     checkout.started   + embedded customer events + opt-ins
+    checkouts/update     checkout.updated   + embedded customer events + opt-ins
     carts/create|update  cart.updated
     customers/create|update                  customer.upserted + consent.changed per channel
     customers/delete                         customer.deleted
@@ -22,10 +22,17 @@ Topic map (``X-Shopify-Topic`` -> event types, primary event first)::
 
 "Embedded customer events" are ``customer.upserted`` (both API shapes) and, for the
 pre-2025-01 shape that still embeds consent, ``consent.changed`` per channel. The
-shape is recognised by which keys are present, not by ``api_version``.
+shape is recognised by which keys are present, not by ``api_version``. "Opt-ins"
+are the checkout's ticked marketing boxes (``buyer_accepts_marketing``, in both
+shapes), one ``consent.changed`` per channel from source ``shopify_checkout`` at
+the time of the order.
 
-Event ids: ``stable_event_id("shopify", shop_domain, webhook_id, key)`` where the key
-is the event type, or ``consent.changed:<channel>`` for consent events.
+Event ids name the business fact, not the delivery (:mod:`.facts`): the order id
+for ``order.placed``, the refund id, a digest of the stated state and its
+``updated_at`` for ``order.updated`` and the customer and consent events, Shopify's
+``X-Shopify-Event-Id`` for privacy and app lifecycle requests. The same body posted
+under two webhook ids (duplicate subscriptions, a reinstalled app, a replay tool)
+gives the same events; the webhook id only deduplicates deliveries at the door.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from crm_ingest.domain.shopify_checkouts import (
     checkout_identity,
 )
 from crm_ingest.domain.shopify_customers import (
+    checkout_consent_events,
     consent_topic_events,
     customer_events,
     deleted_events,
@@ -88,13 +96,10 @@ def supported_topics() -> frozenset[str]:
 
 def _order(cls: type[Any], em: Emitter) -> list[Any]:
     body = em.body
-    event = em.emit(
-        cls,
-        occurred_at=em.occurred_at(body),
-        identity=order_identity(body),
-        data=order_data(body, em.tenant),
-    )
-    return [event, *embedded_customer_events(em, body)]
+    identity, data = order_identity(body), order_data(body, em.tenant)
+    event = em.emit(cls, occurred_at=em.occurred_at(body), identity=identity, data=data)
+    opt_ins = checkout_consent_events(em, body, identity, data.placed_at)
+    return [event, *embedded_customer_events(em, body), *opt_ins]
 
 
 def _refund(em: Emitter) -> list[Any]:
@@ -105,13 +110,10 @@ def _refund(em: Emitter) -> list[Any]:
 
 def _checkout(cls: type[Any], em: Emitter) -> list[Any]:
     body = em.body
-    event = em.emit(
-        cls,
-        occurred_at=em.occurred_at(body),
-        identity=checkout_identity(body),
-        data=checkout_data(body, em.tenant),
-    )
-    return [event, *embedded_customer_events(em, body)]
+    identity, at = checkout_identity(body), em.occurred_at(body)
+    event = em.emit(cls, occurred_at=at, identity=identity, data=checkout_data(body, em.tenant))
+    opt_ins = checkout_consent_events(em, body, identity, at)
+    return [event, *embedded_customer_events(em, body), *opt_ins]
 
 
 def _cart(em: Emitter) -> list[Any]:

@@ -4,14 +4,22 @@ Before API 2025-01 customers (also those embedded in orders and checkouts) carry
 ``email_marketing_consent`` / ``sms_marketing_consent`` objects, and older payloads
 only ``accepts_marketing``. From 2025-01 embedded customers carry none of them and
 consent arrives on its own topics, which use the same objects.
+
+Orders and checkouts in both shapes also carry the checkout's opt-in checkboxes
+(``buyer_accepts_marketing``, and on checkouts ``buyer_accepts_sms_marketing``),
+the most common e-mail opt-in of Japanese shops: a ticked box is consent, given at
+the time of the order (:func:`checkout_consents`).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from crm_common.events.customers import Channel, Consent, ConsentState
 from crm_ingest.domain.fields import Node
 
 CONSENT_SOURCE = "shopify"
+CHECKOUT_SOURCE = "shopify_checkout"
 
 # pending = double opt-in not yet confirmed: not consent. redacted and invalid mean
 # the address must not be mailed, which is what "unsubscribed" carries downstream.
@@ -69,3 +77,23 @@ def customer_consents(customer: Node) -> list[Consent]:
         email = legacy_email_consent(customer)
     sms = consent_from(customer, Channel.SMS)
     return [consent for consent in (email, sms) if consent is not None]
+
+
+_CHECKBOXES = {
+    Channel.EMAIL: "buyer_accepts_marketing",
+    Channel.SMS: "buyer_accepts_sms_marketing",
+}
+
+
+def checkout_consents(node: Node, at: datetime) -> list[Consent]:
+    """The opt-in boxes ticked at checkout (an order or a checkout), as consent
+    collected ``at`` (when the buyer ordered). An unticked box says nothing: it is
+    not an opt-out and never undoes an earlier opt-in. A later explicit opt-out
+    wins, being later (the profile keeps the latest statement per channel)."""
+    return [
+        Consent(
+            channel=channel, state=ConsentState.SUBSCRIBED, source=CHECKOUT_SOURCE, collected_at=at
+        )
+        for channel, key in _CHECKBOXES.items()
+        if node.flag(key) is True
+    ]

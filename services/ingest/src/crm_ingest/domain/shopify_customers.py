@@ -23,7 +23,12 @@ from crm_common.events.customers import Channel, Consent
 from crm_common.normalize import clean_text, normalize_email, normalize_phone
 from crm_ingest.domain.fields import Node
 from crm_ingest.domain.shopify_common import address_of, make_identity, parse_tags, phone_region
-from crm_ingest.domain.shopify_consent import CONSENT_KEYS, consent_from, customer_consents
+from crm_ingest.domain.shopify_consent import (
+    CONSENT_KEYS,
+    checkout_consents,
+    consent_from,
+    customer_consents,
+)
 from crm_ingest.domain.shopify_envelope import Emitter
 
 
@@ -86,13 +91,13 @@ def _customer_time(em: Emitter, customer: Node, fallback: datetime | None) -> da
 def consent_event(
     em: Emitter, consent: Consent, identity: Identity, fallback: datetime
 ) -> ConsentChanged:
-    """``consent.changed`` keyed by channel, so email and SMS of one webhook differ."""
+    """``consent.changed`` (its id covers the channel, so email and SMS of one webhook
+    differ)."""
     return em.emit(
         ConsentChanged,
         occurred_at=consent.collected_at or fallback,
         identity=identity,
         data=consent,
-        key=f"consent.changed:{consent.channel.value}",
     )
 
 
@@ -140,13 +145,14 @@ def deleted_events(em: Emitter) -> list[Any]:
 
 def privacy_events(em: Emitter, export: bool) -> list[Any]:
     """``customers/redact`` and ``customers/data_request``. The request id is the
-    data request's id when Shopify gives one, else the webhook id."""
+    data request's id when Shopify gives one, else Shopify's event id (else the
+    webhook id)."""
     body = em.body
     customer = body.child("customer")
     request = body.child("data_request")
     customer_id = customer.ident("id") if customer else None
     data = PrivacyRequestData(
-        request_id=(request.ident("id") if request else None) or em.raw.webhook_id,
+        request_id=(request.ident("id") if request else None) or em.happening,
         customer_id=customer_id,
         orders=body.idents("orders_requested" if export else "orders_to_redact"),
     )
@@ -162,3 +168,16 @@ def tenant_events(em: Emitter, uninstalled: bool) -> list[Any]:
     data = TenantLifecycleData(shop_domain=domain, reason=em.raw.topic)
     cls = TenantUninstalled if uninstalled else TenantRedactRequested
     return [em.emit(cls, occurred_at=em.occurred_at(), data=data)]
+
+
+def checkout_consent_events(
+    em: Emitter, parent: Node, identity: Identity, at: datetime
+) -> list[Any]:
+    """``consent.changed`` for each opt-in box ticked on an order or checkout, for the
+    address it was ticked for (no e-mail on the order: no e-mail consent)."""
+    addresses = {Channel.EMAIL: identity.email, Channel.SMS: identity.phone}
+    return [
+        consent_event(em, consent, identity, at)
+        for consent in checkout_consents(parent, at)
+        if addresses[consent.channel]
+    ]

@@ -8,9 +8,10 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from crm_common.events import EnvelopeBase, Identity, format_validation_error, stable_event_id
+from crm_common.events import EnvelopeBase, Identity, format_validation_error
 from crm_ingest.domain.context import TenantContext
 from crm_ingest.domain.errors import NormalizationError
+from crm_ingest.domain.facts import with_fact_id
 from crm_ingest.domain.fields import Node
 
 SOURCE = "shopify"
@@ -44,9 +45,11 @@ class Emitter:
         """The webhook body as a path-aware node."""
         return Node(self.raw.body)
 
-    def event_id(self, key: str) -> str:
-        """Stable per (shop, webhook, key): a redelivery yields the same ids."""
-        return stable_event_id(SOURCE, self.raw.shop_domain, self.raw.webhook_id, key)
+    @property
+    def happening(self) -> str:
+        """Shopify's id of the event behind this delivery (``X-Shopify-Event-Id``, the
+        same for every subscription it is delivered to), else the webhook id."""
+        return self.raw.event_id or self.raw.webhook_id
 
     def occurred_at(self, node: Node | None = None) -> datetime:
         """The object's ``updated_at``, else ``created_at``, else the delivery's clock."""
@@ -63,12 +66,12 @@ class Emitter:
         occurred_at: datetime,
         data: Any,
         identity: Identity | None = None,
-        key: str | None = None,
     ) -> E:
-        """One event of class ``cls``; ``key`` tells apart events of the same type."""
+        """One event of class ``cls``, with the id of the fact it tells (:mod:`.facts`):
+        the same fact delivered by two webhooks is one event."""
         event_type: str = cls.model_fields["type"].default
         payload = {
-            "event_id": self.event_id(key or event_type),
+            "event_id": "-",
             "tenant_id": self.tenant.tenant_id,
             "source": SOURCE,
             "occurred_at": occurred_at,
@@ -77,6 +80,9 @@ class Emitter:
             "data": data,
         }
         try:
-            return cls.model_validate(payload)
+            event = cls.model_validate(payload)
         except ValidationError as exc:  # a mapping bug or an envelope problem; keep it readable
             raise NormalizationError(f"{event_type}: {format_validation_error(exc)}") from exc
+        # The time the body states; the delivery's own clock is not part of the fact.
+        stated_at = None if occurred_at == self.raw.received_at else occurred_at
+        return with_fact_id(event, stated_at=stated_at, happening=self.happening)

@@ -1,20 +1,28 @@
-"""The generic cart event API: validate, record the canonical id as accepted and
-enqueue the event on ``crm.events.v1`` in the request's transaction."""
+"""The generic cart event API: validate, claim the fact's ids as accepted and
+enqueue what is new on ``crm.events.v1`` in the request's transaction.
+
+An event that could never be published (larger encoded than one record,
+``KAFKA_MAX_MESSAGE_BYTES``) is rejected at its index with its size and the limit;
+the rest of the batch is accepted."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_common.events import encode_event
 from crm_common.outbox import enqueue
+from crm_common.settings import KafkaSettings
 from crm_common.tenancy import Caller
 from crm_ingest import metrics
 from crm_ingest.config import EVENTS_TOPIC, SCHEMA
-from crm_ingest.domain import parse_batch, parse_generic_event
+from crm_ingest.domain import InvalidEvent, parse_batch, parse_generic_event
+from crm_ingest.domain.facts import tellings
 from crm_ingest.repository import events as repo
 
 
@@ -35,7 +43,11 @@ async def accept_one(
     except ValueError:
         metrics.REJECTED.labels("api", "invalid_event").inc()
         raise
-    (result,) = await _store(session, caller.tenant_id, [event])
+    problem = _too_large(event)
+    if problem is not None:
+        metrics.REJECTED.labels("api", "too_large").inc()
+        raise InvalidEvent([("(root)", problem)])
+    (result,) = await _store(session, [event])
     return result
 
 
@@ -48,10 +60,17 @@ async def accept_batch(
 ) -> dict[str, Any]:
     """The 207 report: one result per index, rejections with every (path, message).
     Raises :class:`~crm_ingest.domain.BatchTooLarge` over the limit."""
-    accepted, rejected = parse_batch(
+    parsed, rejected = parse_batch(
         items, tenant_id=caller.tenant_id, source=source, received_at=received_at
     )
-    stored = await _store(session, caller.tenant_id, [event for _, event in accepted])
+    accepted = []
+    for index, event in parsed:
+        problem = _too_large(event)
+        if problem is None:
+            accepted.append((index, event))
+        else:
+            rejected.append((index, "(root)", problem))
+    stored = await _store(session, [event for _, event in accepted])
     results: dict[int, dict[str, Any]] = {
         index: {"index": index, "status": outcome.status, "event_id": outcome.event_id}
         for (index, _), outcome in zip(accepted, stored, strict=True)
@@ -69,12 +88,35 @@ async def accept_batch(
     }
 
 
-async def _store(session: AsyncSession, tenant_id: str, events: Sequence[Any]) -> list[Accepted]:
-    fresh = await repo.claim_accepted(session, tenant_id, [e.event_id for e in events])
-    new_events = [e for e in events if e.event_id in fresh]
-    await enqueue(session, SCHEMA, EVENTS_TOPIC, new_events)
-    for event in new_events:
-        metrics.ACCEPTED.labels("api", event.type).inc()
-    return [
-        Accepted(e.event_id, "accepted" if e.event_id in fresh else "duplicate") for e in events
-    ]
+async def _store(session: AsyncSession, events: Sequence[Any]) -> list[Accepted]:
+    """Publish each event's fact unless told before; per event, the id published
+    (an ``order.placed`` whose order changed since is published as ``order.updated``)
+    or, for a fact told before, ``duplicate`` with the fact's id."""
+    groups = [tellings(e, e.received_at) for e in events]
+    news = await repo.claim_news(session, groups)
+    await enqueue(session, SCHEMA, EVENTS_TOPIC, news)
+    published = {id(e) for e in news}
+    results = []
+    for group in groups:
+        new = next((e for e in group if id(e) in published), None)
+        if new is not None:
+            metrics.ACCEPTED.labels("api", new.type).inc()
+        results.append(
+            Accepted(new.event_id, "accepted") if new else Accepted(group[0].event_id, "duplicate")
+        )
+    metrics.DUPLICATE_FACTS.labels("api").inc(len(groups) - len(news))
+    return results
+
+
+def _too_large(event: Any) -> str | None:
+    """Why ``event`` can never be published, or None."""
+    size, limit = len(encode_event(event)), _record_limit()
+    if size <= limit:
+        return None
+    return f"the event is {size:,} bytes encoded; at most {limit:,} bytes per event are accepted"
+
+
+@cache
+def _record_limit() -> int:
+    # The key and headers of the record are small; keep a margin for them.
+    return KafkaSettings().max_message_bytes - 4096

@@ -1,29 +1,47 @@
-"""Generic API bookkeeping: accepted client events and per-tenant rate windows."""
+"""Accepted facts (every door: webhooks, the generic API, CSV imports) and per-tenant
+rate windows."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_ingest.domain.facts import first_news
 from crm_ingest.tables import accepted_events, rate_windows
 
 
 async def claim_accepted(
     session: AsyncSession, tenant_id: str, event_ids: Sequence[str]
 ) -> set[str]:
-    """Record canonical ids as accepted; return those seen for the first time."""
+    """Record canonical ids as accepted; return those seen for the first time.
+    Sorted: concurrent transactions claiming overlapping ids lock them in one order."""
     if not event_ids:
         return set()
     stmt = (
         pg_insert(accepted_events)
-        .values([{"tenant_id": tenant_id, "event_id": e} for e in event_ids])
+        .values([{"tenant_id": tenant_id, "event_id": e} for e in sorted(set(event_ids))])
         .on_conflict_do_nothing()
         .returning(accepted_events.c.event_id)
     )
     return set((await session.execute(stmt)).scalars())
+
+
+async def claim_news(session: AsyncSession, groups: Sequence[Sequence[Any]]) -> list[Any]:
+    """Of each fact's tellings (:func:`~crm_ingest.domain.facts.tellings`), the first
+    not accepted before, in order; every telling is claimed in this transaction, so a
+    fact told again by any later delivery is not published twice."""
+    by_tenant: dict[str, list[str]] = {}
+    for group in groups:
+        for event in group:
+            by_tenant.setdefault(event.tenant_id, []).append(event.event_id)
+    fresh: set[str] = set()
+    for tenant_id in sorted(by_tenant):
+        fresh |= await claim_accepted(session, tenant_id, by_tenant[tenant_id])
+    return first_news(groups, fresh)
 
 
 async def hit_rate_window(session: AsyncSession, tenant_id: str, window_start: int) -> int:

@@ -1,0 +1,145 @@
+"""One business fact, one canonical event, whatever delivered it.
+
+A canonical event's id names the fact it tells, never the delivery (the webhook id,
+the client's event id, the upload): the same ``orders/create`` body posted under two
+``X-Shopify-Webhook-Id`` values, an order sent twice through the generic API under
+two client ids, or imported by two CSV uploads, is ONE ``order.placed``. Deliveries
+are still deduplicated where they arrive (webhook id, client id, row fingerprint);
+this is what makes the different deliveries of one fact agree::
+
+    stable_event_id(tenant_id, source, type, <what the fact is>)
+
+What the fact is depends on its kind:
+
+- Facts that happen once to their subject (:data:`ONCE`): the subject's id alone.
+  An order is placed once, a refund made once, a checkout started once.
+- Requests and happenings that have no subject or version in the payload
+  (:data:`HAPPENINGS`: privacy requests, app lifecycle, custom events): the
+  source's own id of the happening (Shopify's ``X-Shopify-Event-Id``, else the
+  webhook id; the client's event id).
+- Everything else states a subject's current state (``order.updated``/``paid``/
+  ..., ``customer.upserted``, ``consent.changed``, ``cart.updated``): a digest of
+  what is stated (identity and data) and of when the source says it was so
+  (``stated_at``; None when only the delivery's clock is known, so a redelivery
+  days later is still the same statement). The same state told twice is one
+  event; a changed state, or the same state stated again later (subscribed,
+  unsubscribed, subscribed), a new one.
+
+Generic API events and CSV rows of one platform share the rule, so an order sent
+live through the API and again in a history import is one order.
+
+A fact may be told by several events (:func:`tellings`): an ``order.placed`` whose
+placement was already told but whose content differs says the order's state
+changed, so it is also told as an ``order.updated``. :func:`first_news` keeps, of
+each fact's tellings, the first one not published before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+
+from crm_common.events import EnvelopeBase, OrderPlaced, OrderUpdated, stable_event_id
+
+E = TypeVar("E", bound=EnvelopeBase)
+
+ONCE: dict[str, Callable[[Any], str]] = {
+    "order.placed": lambda data: data.order_id,
+    "order.refunded": lambda data: data.refund_id,
+    "checkout.started": lambda data: data.checkout_token,
+    "subscription.started": lambda data: data.contract_id,
+    "subscription.cancelled": lambda data: data.contract_id,
+    "customer.deleted": lambda data: data.customer_id,
+}
+"""Event type -> the id of the subject the fact happens to once."""
+
+HAPPENINGS = frozenset(
+    {
+        "custom",
+        "privacy.redact_requested",
+        "privacy.export_requested",
+        "tenant.uninstalled",
+        "tenant.redact_requested",
+    }
+)
+"""Types named by the source's own id of the happening: nothing in them tells two
+requests with the same content apart (an app uninstalled twice is two facts)."""
+
+
+def fact_id(event: EnvelopeBase, *, stated_at: datetime | None, happening: str | None) -> str:
+    """The id of the fact ``event`` tells (see the module docstring).
+
+    ``stated_at``: when the source says the state was so (None if it says nothing);
+    ``happening``: the source's id of the happening, required for :data:`HAPPENINGS`.
+    """
+    event_type = event.type  # type: ignore[attr-defined]
+    subject = ONCE.get(event_type)
+    if subject is not None:
+        return _id(event, "once", subject(event.data))  # type: ignore[attr-defined]
+    if event_type in HAPPENINGS:
+        if happening is None:
+            raise ValueError(f"{event_type} needs the id of the happening")
+        return _id(event, "happening", happening)
+    return _id(event, "state", state_digest(event, stated_at))
+
+
+def with_fact_id(event: E, *, stated_at: datetime | None, happening: str | None = None) -> E:
+    """``event`` with its :func:`fact_id`."""
+    event_id = fact_id(event, stated_at=stated_at, happening=happening)
+    return event.model_copy(update={"event_id": event_id})
+
+
+def state_digest(event: EnvelopeBase, stated_at: datetime | None) -> str:
+    """Identifies what ``event`` states (identity and data, keys sorted) and when."""
+    stated = {
+        "identity": event.identity.model_dump(mode="json", exclude_defaults=True),
+        "data": event.data.model_dump(mode="json"),  # type: ignore[attr-defined]
+        "at": stated_at.isoformat() if stated_at is not None else None,
+    }
+    return hashlib.sha256(orjson.dumps(stated, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def order_state(placed: OrderPlaced, observed_at: datetime) -> OrderUpdated:
+    """A placement told again as the order's state: stamped with the order's
+    ``updated_at``, else with ``observed_at`` (when this telling arrived), so that
+    the later telling wins in the profile's last-writer-wins fold."""
+    data = placed.data
+    state = OrderUpdated(
+        event_id=placed.event_id,
+        tenant_id=placed.tenant_id,
+        source=placed.source,
+        occurred_at=data.updated_at if data.updated_at is not None else observed_at,
+        received_at=placed.received_at,
+        identity=placed.identity,
+        data=data,
+    )
+    return with_fact_id(state, stated_at=data.updated_at)
+
+
+def tellings(event: Any, observed_at: datetime) -> tuple[Any, ...]:
+    """The events that can tell ``event``'s fact, most specific first."""
+    if isinstance(event, OrderPlaced):
+        return event, order_state(event, observed_at)
+    return (event,)
+
+
+def first_news(groups: Iterable[Sequence[E]], fresh: set[str]) -> list[E]:
+    """One event per fact: of each group of tellings, the first whose id is in
+    ``fresh`` (ids not published before). Ids are used up in order, so a fact told
+    twice in one request or file is published once."""
+    unused = set(fresh)
+    chosen: list[E] = []
+    for group in groups:
+        found = next((event for event in group if event.event_id in unused), None)
+        unused.difference_update(event.event_id for event in group)
+        if found is not None:
+            chosen.append(found)
+    return chosen
+
+
+def _id(event: EnvelopeBase, *parts: str) -> str:
+    return stable_event_id(event.tenant_id, event.source, event.type, *parts)  # type: ignore[attr-defined]
