@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 
 from crm_common.db import make_metadata
@@ -137,7 +138,9 @@ dlq_replays = Table(
     Column("dlq_partition", Integer, nullable=False),
     Column("dlq_offset", BigInteger, nullable=False),
     Column("replayed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("uq_dlq_replays_letter", "dlq_partition", "dlq_offset", unique=True),
+    # '' for rows from before the column: the installation's one DLQ topic.
+    Column("dlq_topic", Text, nullable=False, server_default=text("''")),
+    Index("uq_dlq_replays_letter", "dlq_topic", "dlq_partition", "dlq_offset", unique=True),
 )
 
 INGEST_TABLES = [

@@ -3,16 +3,23 @@
 The DLQ topic is read from the beginning with an unassigned consumer (no group);
 each letter is replayed at most once (``dlq_replays`` in the same transaction as the
 send). A replayed record that fails again becomes a new letter, replayable later.
+
+A letter whose original was too large to carry (``value_omitted``) is replayed from
+the original record, read back at its topic, partition and offset and checked
+against the letter's SHA-256. One whose original cannot be read (an outbox row no
+topic accepts, or a record past the topic's retention) is not replayed, stays
+listed, and is counted and logged with the reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from crm_common.db import Database
 from crm_common.kafka import DeadLetter, Producer, dead_letter_from_bytes
@@ -82,7 +89,7 @@ async def summary(db: Database, kafka: KafkaSettings, limit: int) -> dict[str, A
     letters = await read_letters(kafka)
     recent = list(reversed(letters[-limit:])) if limit > 0 else []
     async with db.transaction() as session:
-        done = await repo.replayed(session, [x.key for x in recent])
+        done = await repo.replayed(session, kafka.topic(DLQ_TOPIC), [x.key for x in recent])
     return {
         "count": len(letters),
         "letters": [
@@ -114,16 +121,80 @@ async def replay(
     """Re-publish the original bytes of letters not replayed yet; how many were sent."""
     letters = await read_letters(kafka, consumer=consumer, since=since)
     async with db.transaction() as session:
-        fresh = await repo.claim_replays(session, [x.key for x in letters])
-        todo = [x for x in letters if x.key in fresh]
-        await producer.send_many(_record(x) for x in todo)
-    log.info("replayed dead letters", extra={"count": len(todo), "consumer": consumer})
+        done = await repo.replayed(session, kafka.topic(DLQ_TOPIC), [x.key for x in letters])
+    pending = [x for x in letters if x.key not in done]
+    originals = await _originals(kafka, [x for x in pending if x.letter.value_omitted])
+    ready = [x for x in pending if not x.letter.value_omitted or x.key in originals]
+    async with db.transaction() as session:
+        fresh = await repo.claim_replays(session, kafka.topic(DLQ_TOPIC), [x.key for x in ready])
+        todo = [x for x in ready if x.key in fresh]
+        await producer.send_many(_record(x, originals.get(x.key)) for x in todo)
+    log.info(
+        "replayed dead letters",
+        extra={"count": len(todo), "unreadable": len(pending) - len(ready), "consumer": consumer},
+    )
     return len(todo)
 
 
-def _record(x: Letter) -> tuple[str, str | None, bytes, list[tuple[str, bytes]]]:
-    headers = [
-        *x.letter.original_headers(),
-        ("crm-replay-of", f"{x.partition}:{x.offset}".encode()),
-    ]
-    return (x.letter.topic, x.letter.key, x.letter.value, headers)
+Original = tuple[bytes, list[tuple[str, bytes]]]
+
+
+async def _originals(
+    kafka: KafkaSettings, letters: list[Letter]
+) -> dict[tuple[int, int], Original]:
+    """The original records of letters that left them out, by letter key."""
+    on_topics = []
+    for x in letters:
+        if x.letter.partition >= 0:
+            on_topics.append(x)
+        else:
+            log.warning(
+                "dead letter not replayable: its outbox row is larger than any topic accepts",
+                extra={"consumer": x.letter.consumer, "row": x.letter.offset},
+            )
+    if not on_topics:
+        return {}
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        max_partition_fetch_bytes=kafka.topic_max_bytes,
+        fetch_max_bytes=kafka.topic_max_bytes,
+    )
+    await reader.start()
+    try:
+        found = {}
+        for x in on_topics:
+            original = await _read_original(reader, x.letter)
+            if original is not None:
+                found[x.key] = original
+        return found
+    finally:
+        await reader.stop()
+
+
+async def _read_original(reader: AIOKafkaConsumer, letter: DeadLetter) -> Original | None:
+    tp = TopicPartition(letter.topic, letter.partition)
+    reader.assign([tp])
+    reader.seek(tp, letter.offset)
+    batch = await reader.getmany(tp, timeout_ms=5000, max_records=1)
+    for record in batch.get(tp, []):
+        value = record.value if record.offset == letter.offset else None
+        if value is not None and hashlib.sha256(value).hexdigest() == letter.value_sha256:
+            return value, [(k, bytes(v)) for k, v in record.headers]
+    log.warning(
+        "dead letter not replayable: its original record is gone from the topic",
+        extra={"topic": letter.topic, "partition": letter.partition, "offset": letter.offset},
+    )
+    return None
+
+
+def _record(
+    x: Letter, original: Original | None
+) -> tuple[str, str | None, bytes, list[tuple[str, bytes]]]:
+    value, headers = (
+        original if original is not None else (x.letter.value, x.letter.original_headers())
+    )
+    replay_of = ("crm-replay-of", f"{x.partition}:{x.offset}".encode())
+    return (x.letter.topic, x.letter.key, value, [*headers, replay_of])
