@@ -68,7 +68,14 @@ def test_service_probes(running_services, name: str) -> None:  # type: ignore[no
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok", "service": name}
     ready = httpx.get(f"{base}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"postgres": "ok", "kafka": "ok"}}
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert set(body["checks"].values()) == {"ok"}, body
+    engines = {k: v for k, v in body["checks"].items() if ":" not in k}
+    assert engines == {"postgres": "ok", "kafka": "ok"}
+    loops = {k.partition(":")[0] for k in body["checks"] if ":" in k}
+    # Every loop is a check of its own (a stopped one makes /readyz 503, naming it).
+    assert loops == ({"consumer"} if name == "dashboard" else {"consumer", "relay"}), body
     metrics = httpx.get(f"{base}/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "crm_http_request_seconds_bucket" in metrics.text
