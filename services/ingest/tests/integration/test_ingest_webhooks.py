@@ -115,23 +115,26 @@ async def test_fixture_bodies_become_exact_canonical_events(ingest, infra) -> No
     )
 
 
+async def _through_sentinel(ingest: Any, infra: Any, tenant: dict[str, Any]) -> Any:
+    """Post a customer webhook after the deliveries under test and read the tenant's
+    events until its events are out. It is the fixture's customer, so the same raw
+    partition as the fixture's order: once its events are out, so are those before."""
+    customer = fixture_bytes("customer.json")
+    sentinel = post_webhook(ingest.url, tenant, "customers/update", customer, "wh-sentinel")
+    assert sentinel.status_code == 200
+    sentinel_ids = _ids(_local(tenant, "customers/update", customer, "wh-sentinel"))
+    events = await events_of(
+        infra, tenant["tenant_id"], lambda es: any(e.event_id == sentinel_ids[0] for e in es)
+    )
+    return events, sentinel_ids
+
+
 async def test_three_deliveries_of_one_webhook_give_one_set_of_events(ingest, infra) -> None:
     tenant = create_tenant(ingest.url)
     body = fixture_bytes("order.json")
     for _ in range(3):
         assert post_webhook(ingest.url, tenant, "orders/create", body, "wh-dup").status_code == 200
-    # Same customer, so the same raw partition: once its events are out, so are the above.
-    sentinel = post_webhook(
-        ingest.url, tenant, "customers/update", fixture_bytes("customer.json"), "wh-sentinel"
-    )
-    assert sentinel.status_code == 200
-    sentinel_ids = _ids(
-        _local(tenant, "customers/update", fixture_bytes("customer.json"), "wh-sentinel")
-    )
-
-    events = await events_of(
-        infra, tenant["tenant_id"], lambda es: any(e.event_id == sentinel_ids[0] for e in es)
-    )
+    events, sentinel_ids = await _through_sentinel(ingest, infra, tenant)
 
     from_dup = sorted(e.event_id for e in events if e.event_id not in sentinel_ids)
     expected = _ids(_local(tenant, "orders/create", body, "wh-dup"))
@@ -148,17 +151,7 @@ async def test_one_order_under_two_webhook_ids_is_one_set_of_events(ingest, infr
         assert (
             post_webhook(ingest.url, tenant, "orders/create", body, webhook_id).status_code == 200
         )
-    sentinel = post_webhook(
-        ingest.url, tenant, "customers/update", fixture_bytes("customer.json"), "wh-sentinel"
-    )
-    assert sentinel.status_code == 200
-    sentinel_ids = _ids(
-        _local(tenant, "customers/update", fixture_bytes("customer.json"), "wh-sentinel")
-    )
-
-    events = await events_of(
-        infra, tenant["tenant_id"], lambda es: any(e.event_id == sentinel_ids[0] for e in es)
-    )
+    events, sentinel_ids = await _through_sentinel(ingest, infra, tenant)
 
     from_order = [e for e in events if e.event_id not in sentinel_ids]
     assert sorted(e.type for e in from_order) == [
