@@ -4,8 +4,8 @@ Revision ID: messaging_0003
 Revises: messaging_0002
 Create Date: 2026-11-23
 
-messaging_0002 creates the tables from the current ``tables.py``, so on a
-fresh database the columns exist already: hence ``IF NOT EXISTS``.
+``IF NOT EXISTS``: databases migrated before messaging_0002 was made explicit (it
+then created the tables from the current ``tables.py``) have the columns already.
 """
 
 from alembic import op

@@ -4,9 +4,9 @@ Revision ID: profile_0003
 Revises: profile_0002
 Create Date: 2026-11-23
 
-profile_0002 creates the tables from the current ``tables.py``, so on an empty
-database the column and index exist already: both statements are idempotent.
-Existing rows are backfilled with ``updated_at``.
+Both statements are idempotent: databases migrated before profile_0002 was made
+explicit (it then created the tables from the current ``tables.py``) have the
+column and index already. Existing rows are backfilled with ``updated_at``.
 """
 
 from alembic import op
