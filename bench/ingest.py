@@ -45,6 +45,7 @@ def _env(env: BenchEnv, port: int) -> dict[str, str]:
         "POSTGRES_DATABASE": pg.database,
         "INGEST_PORT": str(port),
         "INGEST_ADMIN_TOKEN": ADMIN,
+        "CRM_DEV_MODE": "1",  # the bench's own short-lived tokens
         "INGEST_RATE_LIMIT_PER_SECOND": "100000",
         "INGEST_IMPORT_SPOOL_DIR": f"/tmp/crm-bench-spool-{env.kafka.topic_prefix.strip('.')}",
         "LOG_LEVEL": "WARNING",

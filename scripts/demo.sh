@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN="${PYTHON:-python3} -m uv run --frozen"
 PASSWORD="${DEMO_PASSWORD:-demo-password}"
+# The admin token `make up` generated (an INGEST_ADMIN_TOKEN already set wins).
+if [[ -z "${INGEST_ADMIN_TOKEN:-}" && -f .local/secrets.env ]]; then
+  set -a; . ./.local/secrets.env; set +a
+fi
 out=$($RUN python -m crm_ingest.loadgen --url "http://127.0.0.1:${INGEST_PORT:-8001}" \
   --customers "${DEMO_CUSTOMERS:-400}" --days 365 --seed "${DEMO_SEED:-1}" | tee /dev/stderr)
 tenant=$(printf '%s\n' "$out" | sed -n 's/^tenant_id=//p' | tail -1)

@@ -38,7 +38,8 @@ def test_service_env_and_ports_match_settings(name: str, monkeypatch: pytest.Mon
     settings = _settings(name, env, monkeypatch)
     assert settings.service.name == name
     assert settings.service.port == SERVICE_PORTS[name]
-    assert spec["ports"] == [f"{SERVICE_PORTS[name]}:{settings.service.port}"]
+    # Published on the host's loopback only: exposing it is a deliberate proxy's job.
+    assert spec["ports"] == [f"127.0.0.1:{SERVICE_PORTS[name]}:{settings.service.port}"]
     assert settings.service.host == "0.0.0.0"
     assert settings.kafka.bootstrap_servers == "kafka:9092"
     assert settings.postgres.host == "postgres" and settings.postgres.database == "crm"
@@ -62,6 +63,26 @@ def _known_env_names(name: str) -> set[str]:
     if name == "dashboard":  # the operations view reads its own settings in that process
         names |= {f"DASHBOARD_{f}".upper() for f in OpsSettings.model_fields}
     return names
+
+
+def test_engines_are_on_the_compose_network_only_and_secrets_come_from_env() -> None:
+    for engine in ("kafka", "postgres"):
+        assert "ports" not in COMPOSE["services"][engine], engine
+    text = (ROOT / "docker-compose.yml").read_text()
+    for variable in (
+        "CRM_SERVICE_TOKEN",
+        "INGEST_ADMIN_TOKEN",
+        "DASHBOARD_SESSION_SECRET",
+        "POSTGRES_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    ):
+        # Required from .env (compose stops with the message when it is unset) ...
+        assert f"${{{variable}:?set {variable} in .env}}" in text, variable
+        # ... and listed for the user in .env.example, without a value.
+        assert f"\n{variable}=\n" in (ROOT / ".env.example").read_text(), variable
+    for spec in COMPOSE["services"].values():
+        for published in spec.get("ports", []):
+            assert published.startswith("127.0.0.1:"), published
 
 
 def test_compose_kafka_is_kraft_single_node() -> None:
@@ -98,9 +119,14 @@ def test_prometheus_scrapes_every_service_by_compose_name_and_port() -> None:
         assert job["metrics_path"] == "/metrics"
         (found,) = job["dns_sd_configs"]  # every replica of the compose service
         assert (found["names"], found["type"], found["port"]) == ([name], "A", SERVICE_PORTS[name])
-        assert f"{SERVICE_PORTS[name]}:{SERVICE_PORTS[name]}" in COMPOSE["services"][name]["ports"]
+        assert (
+            f"127.0.0.1:{SERVICE_PORTS[name]}:{SERVICE_PORTS[name]}"
+            in COMPOSE["services"][name]["ports"]
+        )
     spec = COMPOSE["services"]["prometheus"]
-    assert spec["image"].startswith("prom/prometheus:v") and spec["ports"] == ["9090:9090"]
+    assert spec["image"].startswith("prom/prometheus:v") and spec["ports"] == [
+        "127.0.0.1:9090:9090"
+    ]
     config = next(a.split("=", 1)[1] for a in spec["command"] if a.startswith("--config.file="))
     assert _mounts("prometheus")[config] == "deploy/prometheus/prometheus.yml"
 
@@ -117,7 +143,7 @@ def _dashboards() -> dict[str, dict[str, object]]:
 
 def test_grafana_is_provisioned_from_the_deploy_folder() -> None:
     spec = COMPOSE["services"]["grafana"]
-    assert spec["image"].startswith("grafana/grafana:") and spec["ports"] == ["3000:3000"]
+    assert spec["image"].startswith("grafana/grafana:") and spec["ports"] == ["127.0.0.1:3000:3000"]
     mounts = _mounts("grafana")
     assert mounts["/etc/grafana/provisioning"] == "deploy/grafana/provisioning"
     assert _datasource()["url"] == "http://prometheus:9090"

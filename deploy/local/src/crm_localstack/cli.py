@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from crm_common.settings import KafkaSettings, PostgresSettings
-from crm_localstack import kafka, postgres, procs, services
+from crm_localstack import kafka, postgres, procs, secrets, services
 from crm_localstack.paths import Paths, paths
 
 app = typer.Typer(
@@ -46,7 +46,8 @@ def up(timeout: Timeout = 180) -> None:
     for name in services.SERVICES:
         if not services.is_running(p, name):
             services.migrate(name)
-    started = {name: services.start(p, name) for name in services.PROCESSES}
+    keys = secrets.ensure(p)
+    started = {name: services.start(p, name, keys) for name in services.PROCESSES}
     for name in services.PROCESSES:
         try:
             procs.wait_until(lambda n=name: services.ready(n), timeout, f"{name} /readyz")
@@ -58,6 +59,8 @@ def up(timeout: Timeout = 180) -> None:
         state = "started" if started[name] else "already running"
         print(f"{name:<14}{state:<17}{services.url_of(name)}  (docs: /docs, metrics: /metrics)")
     print(f"\nconsole: {services.url_of('dashboard')}/")
+    print(f"admin token (INGEST_ADMIN_TOKEN): {keys['INGEST_ADMIN_TOKEN']}")
+    print(f"secrets: {secrets.secrets_file(p)} (mode 0600; delete it to rotate)")
 
 
 @app.command()

@@ -43,12 +43,13 @@ def migrate(name: str) -> None:
     subprocess.run([sys.executable, "-m", f"crm_{name}", "migrate"], check=True)
 
 
-def start(p: Paths, name: str) -> bool:
+def start(p: Paths, name: str, secrets: dict[str, str] | None = None) -> bool:
+    """Start one process with the stack's ``secrets`` (environment variables)."""
     record = procs.read_record(p.run, name)
     if procs.live_process(record) is not None:
         return False
     service = service_of(name)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(secrets or {}))
     env[f"{service.upper()}_PORT"] = str(port_of(name))
     if name in _ROLES:
         env[f"{service.upper()}_ROLE"] = _ROLES[name]

@@ -32,6 +32,7 @@ from crm_common.logging import configure_logging
 from crm_common.migrations import upgrade
 from crm_common.outbox import OutboxRelay
 from crm_common.plumbing import prune_processed_events
+from crm_common.secrets import UnsafeSecrets, check_secrets
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,11 @@ def service_cli(
         """Run the HTTP service (and its consumers) with uvicorn."""
         svc = service_factory()
         configure_logging(svc.name, svc.log_level)
+        try:
+            check_secrets(svc.secrets())
+        except UnsafeSecrets as exc:
+            typer.echo(f"{svc.name}: {exc}", err=True)
+            raise typer.Exit(2) from None
         uvicorn.run(
             f"{package}.app:create_app",
             factory=True,

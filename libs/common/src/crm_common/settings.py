@@ -99,6 +99,11 @@ class ServiceSettings(BaseSettings):
         default=SecretStr("dev-service-token"), validation_alias="CRM_SERVICE_TOKEN"
     )
 
+    def secrets(self) -> dict[str, SecretStr | None]:
+        """The secrets this process holds, by environment variable (checked at start
+        outside dev mode, see :mod:`crm_common.secrets`)."""
+        return {"CRM_SERVICE_TOKEN": self.service_token}
+
 
 class BaseServiceSettings(BaseSettings):
     """What every service has: its identity, Kafka and Postgres."""

@@ -43,6 +43,13 @@ class DashboardService(ServiceSettings):
     bootstrap_password: SecretStr | None = None
     bootstrap_tenant: str | None = None
 
+    def secrets(self) -> dict[str, SecretStr | None]:
+        return {
+            **super().secrets(),
+            "INGEST_ADMIN_TOKEN": self.ingest_admin_token,
+            "DASHBOARD_SESSION_SECRET": self.session_secret,
+        }
+
 
 class Settings(BaseServiceSettings):
     service: DashboardService = Field(default_factory=DashboardService)

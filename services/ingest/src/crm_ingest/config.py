@@ -35,6 +35,9 @@ class IngestService(ServiceSettings):
     import_batch_rows: int = Field(default=1000, ge=1)
     import_stale_seconds: float = Field(default=60.0, gt=0)
 
+    def secrets(self) -> dict[str, SecretStr | None]:
+        return {**super().secrets(), "INGEST_ADMIN_TOKEN": self.admin_token}
+
 
 class Settings(BaseServiceSettings):
     service: IngestService = Field(default_factory=IngestService)
