@@ -124,14 +124,25 @@ async def _find_customer(page: Any, base: str, stack: Any) -> None:
     await _shot(page, "customer")
 
 
+async def _until_text(
+    page: Any, selector: str, pattern: re.Pattern[str], timeout: float = 30
+) -> str:
+    for _ in range(int(timeout / 0.2)):
+        text = ((await page.text_content(selector)) or "").strip()
+        if pattern.match(text):
+            return text
+        await page.wait_for_timeout(200)
+    raise AssertionError(f"{selector} never matched {pattern.pattern}")
+
+
 async def _build_segment(page: Any, base: str, stack: Any, repeaters: int) -> str:
     await page.goto(f"{base}/segments/new")
     await page.fill("#name", "Repeat buyers (browser test)")
     await page.fill(".c-value", "2")  # the first row: trait orders_count >= 2
     try:
-        await page.wait_for_function(
-            "/^[0-9]+$/.test(document.getElementById('preview-count').textContent.trim())"
-        )
+        # Polled from here, not with wait_for_function: that evaluates its predicate
+        # with eval in the page, which the console's CSP (no 'unsafe-eval') refuses.
+        await _until_text(page, "#preview-count", re.compile(r"^[0-9]+$"))
     except Exception:
         await _shot(page, "segment_new_failed")
         raise AssertionError(await page.text_content("#preview") or "") from None

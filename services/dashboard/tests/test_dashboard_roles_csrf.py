@@ -78,3 +78,16 @@ async def test_an_admin_adds_a_user_of_its_own_tenant(console) -> None:
         again = await client.post("/users", data=form | {"csrf_token": csrf})
     assert "late@shop.test" in page.text
     assert again.status_code == 422
+
+
+async def test_every_answer_carries_the_security_headers(console) -> None:
+    async with signed_in(console, "admin") as (client, _):
+        for path in ("/login", "/", "/segments/new", "/operations", "/static/console.css"):
+            answer = await client.get(path)
+            csp = answer.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp, path
+            assert "'unsafe-inline'" not in csp, path
+            assert answer.headers["x-frame-options"] == "DENY", path
+            assert answer.headers["x-content-type-options"] == "nosniff", path
+        docs = await client.get("/docs")
+        assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]

@@ -20,6 +20,7 @@ from crm_dashboard.clients import Backends
 from crm_dashboard.config import SCHEMA, TENANTS_TOPIC, Settings
 from crm_dashboard.context import DashboardContext
 from crm_dashboard.handlers.users import UserError, ensure_user
+from crm_dashboard.headers import SecurityHeaders
 from crm_dashboard.i18n import HERE, environments
 from crm_dashboard.ops import OpsSettings
 from crm_dashboard.ops.exporter import start_exporter
@@ -154,5 +155,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=svc.cookie_secure,
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(SecurityHeaders)
     _install_handlers(app)
     return app

@@ -38,10 +38,11 @@ async def download(
         )
     except httpx.HTTPError as exc:
         failure = Fetched(error=f"messaging unreachable ({type(exc).__name__})")
-        return render(request, ctx, viewer, "failed.html", 502, failure=failure)
+        return render(request, ctx, viewer, "failed.html", 502, failure=failure, back="/dm")
     if answer.status_code != 200:
         failure = Fetched(error=f"messaging: HTTP {answer.status_code}", status=answer.status_code)
-        return render(request, ctx, viewer, "failed.html", answer.status_code, failure=failure)
+        status = answer.status_code
+        return render(request, ctx, viewer, "failed.html", status, failure=failure, back="/dm")
     headers = {
         "Content-Disposition": answer.headers.get(
             "content-disposition", f'attachment; filename="dm-{batch_id}.csv"'
@@ -74,5 +75,6 @@ async def record_outcome(
     path = f"/v1/call-list/{entry_id}/outcome"
     got = await ctx.backends.call("messaging", "POST", path, viewer.tenant_id, json=body)
     if not got.ok:
-        return render(request, ctx, viewer, "failed.html", got.status or 502, failure=got)
+        status = got.status or 502
+        return render(request, ctx, viewer, "failed.html", status, failure=got, back="/calls")
     return RedirectResponse("/calls?recorded=1", status_code=303)
