@@ -51,8 +51,9 @@ class Console:
     tenant_id: str
     other_tenant_id: str
 
-    def client(self) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=self.app)
+    def client(self, address: str = "127.0.0.1") -> httpx.AsyncClient:
+        """A browser at ``address`` (the sign-in throttle counts per address)."""
+        transport = httpx.ASGITransport(app=self.app, client=(address, 50000))
         return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 

@@ -74,3 +74,68 @@ async def test_secure_flag_when_configured(infra) -> None:
     ):
         answer = await client.get("/login")
     assert "; secure" in answer.headers["set-cookie"].lower()
+
+
+async def test_an_account_is_locked_after_five_failures_even_for_the_right_password(
+    console,
+) -> None:
+    async with console.client("198.51.100.7") as client:
+        failures = [
+            (await sign_in(client, console.tenant_id, "viewer@shop.test", f"guess {n}")).status_code
+            for n in range(5)
+        ]
+        locked = await sign_in(client, console.tenant_id, "viewer@shop.test")
+    async with console.client("203.0.113.9") as elsewhere:  # the account, not the address
+        also_locked = await sign_in(elsewhere, console.tenant_id, "Viewer@Shop.test ")
+        other_account = await sign_in(elsewhere, console.tenant_id, "marketer@shop.test")
+
+    assert failures == [401] * 5
+    assert locked.status_code == 429
+    assert 0 < int(locked.headers["retry-after"]) <= 15 * 60
+    assert "Too many failed sign-ins" in locked.text or "ロック" in locked.text
+    assert also_locked.status_code == 429
+    assert other_account.status_code == 303
+
+
+async def test_an_address_is_throttled_across_accounts(console) -> None:
+    from crm_dashboard.handlers.signin_limits import ADDRESS_LIMIT
+
+    async with console.client("192.0.2.44") as client:
+        for n in range(ADDRESS_LIMIT):
+            email = f"nobody{n}@shop.test"  # unknown accounts fail alike
+            assert (await sign_in(client, console.tenant_id, email, "x")).status_code == 401
+        blocked = await sign_in(client, console.tenant_id, "admin@shop.test")
+    async with console.client("192.0.2.45") as other:
+        allowed = await sign_in(other, console.tenant_id, "admin@shop.test")
+
+    assert blocked.status_code == 429
+    assert allowed.status_code == 303
+
+
+async def test_a_success_clears_the_account_count(console) -> None:
+    async with console.client("198.51.100.20") as client:
+        for n in range(4):
+            await sign_in(client, console.tenant_id, "admin@shop.test", f"typo {n}")
+        assert (await sign_in(client, console.tenant_id, "admin@shop.test")).status_code == 303
+        for n in range(4):
+            await sign_in(client, console.tenant_id, "admin@shop.test", f"typo again {n}")
+        assert (await sign_in(client, console.tenant_id, "admin@shop.test")).status_code == 303
+
+
+async def test_passwords_are_hashed_off_the_event_loop(console, monkeypatch) -> None:
+    import threading
+
+    from crm_dashboard.handlers import users
+
+    threads: list[int] = []
+    real = users._verify
+
+    def spy(password_hash: str, password: str) -> bool:
+        threads.append(threading.get_ident())
+        return real(password_hash, password)
+
+    monkeypatch.setattr(users, "_verify", spy)
+    async with console.client("198.51.100.30") as client:
+        assert (await sign_in(client, console.tenant_id, "marketer@shop.test")).status_code == 303
+
+    assert threads and threading.get_ident() not in threads

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_dashboard.tables import tenants, users
+from crm_dashboard.tables import login_failures, tenants, users
 
 
 async def user_by_login(session: AsyncSession, tenant_id: str, email: str) -> Any | None:
@@ -56,3 +57,27 @@ async def tenant(session: AsyncSession, tenant_id: str) -> Any | None:
 
 async def count_users(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count()).select_from(users))).scalar_one())
+
+
+async def failures_in(session: AsyncSession, keys: list[str], window_start: int) -> dict[str, int]:
+    """Failed sign-ins of each key in the window starting at ``window_start``."""
+    f = login_failures.c
+    query = select(f.key, f.failures).where(f.key.in_(keys), f.window_start == window_start)
+    return {row.key: int(row.failures) for row in await session.execute(query)}
+
+
+async def add_failure(session: AsyncSession, keys: list[str], window_start: int) -> None:
+    rows = [{"key": k, "window_start": window_start, "failures": 1} for k in sorted(keys)]
+    stmt = pg_insert(login_failures).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["key", "window_start"],
+        set_={"failures": login_failures.c.failures + 1},
+    )
+    await session.execute(stmt)
+
+
+async def forget_failures(session: AsyncSession, key: str, before: int | None = None) -> None:
+    """Drop ``key``'s counts (a successful sign-in), or every key's before a window."""
+    f = login_failures.c
+    condition = f.window_start < before if before is not None else f.key == key
+    await session.execute(delete(login_failures).where(condition))

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Table, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
 
 from crm_common.db import make_metadata
 from crm_common.plumbing import outbox_table, processed_events_table
@@ -29,4 +39,15 @@ users = Table(
     UniqueConstraint("tenant_id", "email"),
 )
 
-NEW_TABLES = (tenants, users)
+# Failed sign-ins per key ("account:<tenant>:<email>" or "address:<ip>") and fixed
+# window (epoch seconds // window length): the throttle in handlers/signin_limits.py.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", Text, nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False),
+    PrimaryKeyConstraint("key", "window_start"),
+)
+
+NEW_TABLES = (tenants, users, login_failures)

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from crm_dashboard.handlers import signin_limits as limits
+from crm_dashboard.handlers.signin_limits import Attempt
 from crm_dashboard.handlers.users import sign_in
 from crm_dashboard.i18n import LANGUAGES
 from crm_dashboard.web.deps import Ctx, Forbidden, ViewerDep, check_csrf, render
@@ -48,11 +50,22 @@ async def login(
         await check_csrf(request)
     except Forbidden:
         return render(request, ctx, None, "login.html", 403, next=next, error="expired")
-    async with ctx.db.transaction() as session:
-        user = await sign_in(session, tenant, email, password)
+    attempt = Attempt(tenant, email, request.client.host if request.client else "-")
+    values = {"next": _safe_next(next), "tenant": tenant, "email": email}
+    try:
+        async with ctx.db.transaction() as session:
+            await limits.check(session, attempt)  # before any hashing
+            user = await sign_in(session, tenant, email, password)
+            await (limits.succeeded if user else limits.failed)(session, attempt)
+    except limits.TooManyAttempts as exc:
+        minutes = -(-exc.retry_after // 60)
+        page = render(
+            request, ctx, None, "login.html", 429, error="locked", retry_minutes=minutes, **values
+        )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     if user is None:
-        values = {"next": _safe_next(next), "error": "invalid", "tenant": tenant, "email": email}
-        return render(request, ctx, None, "login.html", 401, **values)
+        return render(request, ctx, None, "login.html", 401, error="invalid", **values)
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session (and CSRF token) at every sign-in
     request.session.update({"uid": user.user_id, "tid": user.tenant_id})
