@@ -106,3 +106,35 @@ def test_api_docs_are_served_without_a_cdn(running_services) -> None:  # type: i
     assert assets, page
     for asset in assets:
         assert httpx.get(f"{urls['segment']}{asset}").status_code == 200, asset
+
+
+@pytest.mark.parametrize("name", ["profile", "segment", "messaging"])
+def test_bodies_are_bounded_and_not_read_without_credentials(  # type: ignore[no-untyped-def]
+    running_services, name: str
+) -> None:
+    urls, _ = running_services
+    base = urls[name]
+    route = {
+        "profile": ("PUT", "/v1/settings/rfm"),
+        "segment": ("POST", "/v1/segments"),
+        "messaging": ("POST", "/v1/templates"),
+    }
+    method, path = route[name]
+    url = f"{base}{path}"
+    big = b'{"pad": "' + b"x" * (6 * 1024 * 1024) + b'"}'
+    service = {"Authorization": "Bearer dev-service-token", "X-Tenant-Id": "t-none"}
+
+    anonymous = httpx.request(method, url, content=big, timeout=30)
+    declared = httpx.request(method, url, content=big, headers=service, timeout=30)
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(6):
+            yield b"x" * (1024 * 1024)
+
+    streamed = httpx.request(method, url, content=chunks(), headers=service, timeout=30)
+
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["message"] == "missing API key (Authorization: Bearer <key>)"
+    assert declared.status_code == 413
+    assert declared.json()["error"]["message"] == f"request body over {2 * 1024 * 1024} bytes"
+    assert (streamed.status_code, streamed.json()["error"]["code"]) == (413, "payload_too_large")

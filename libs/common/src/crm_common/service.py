@@ -25,6 +25,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from crm_common import telemetry
+from crm_common.bodylimits import BodyLimits
 from crm_common.db import Database
 from crm_common.errors import install_error_handlers
 from crm_common.kafka import ConsumerRunner, Producer, ensure_topics
@@ -79,8 +80,13 @@ def create_service_app(
     description: str = "",
     routers: Sequence[APIRouter] = (),
     setup: Setup = _no_setup,
+    public_paths: Sequence[str] = (),
 ) -> FastAPI:
-    """A FastAPI app with the shared lifespan, health, readiness, metrics and errors."""
+    """A FastAPI app with the shared lifespan, health, readiness, metrics and errors.
+
+    ``public_paths``: API path prefixes that authenticate without a credential header
+    (signed callbacks); every other ``/v1/`` or ``/admin/`` request with a body needs
+    one before its body is read (:mod:`crm_common.bodylimits`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -122,6 +128,7 @@ def create_service_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimits, max_bytes=service.max_body_bytes, public=public_paths)
     _add_probes(app, service.name)
     for router in routers:
         app.include_router(router)

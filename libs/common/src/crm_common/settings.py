@@ -95,6 +95,9 @@ class ServiceSettings(BaseSettings):
     role: Literal["all", "api", "worker"] = "all"
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     dedup_retention_days: int = Field(default=14, ge=1)
+    # Largest request body any route of the service takes (crm_common.bodylimits);
+    # None: the service bounds each route itself (ingest: webhooks, batches, imports).
+    max_body_bytes: int | None = Field(default=2 * 1024 * 1024, ge=1024)
     service_token: SecretStr = Field(
         default=SecretStr("dev-service-token"), validation_alias="CRM_SERVICE_TOKEN"
     )

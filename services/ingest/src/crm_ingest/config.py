@@ -29,6 +29,8 @@ class IngestService(ServiceSettings):
     max_webhook_bytes: int = Field(default=3 * 1024 * 1024, ge=1024)
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_import_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024)
+    # Each route bounds its own body (the three limits above); no service-wide cap.
+    max_body_bytes: int | None = None
     tenant_cache_seconds: float = Field(default=5.0, ge=0)
     rate_limit_per_second: int = Field(default=100, ge=1)
     import_spool_dir: Path = Path("/tmp/crm-ingest-spool")

@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             stats_api.router,
         ],
         setup=setup,
+        public_paths=("/v1/providers/",),  # provider callbacks carry a signature instead
     )
     errors.install(app)
     return app
