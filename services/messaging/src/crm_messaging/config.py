@@ -34,6 +34,9 @@ class MessagingService(ServiceSettings):
     smtp_connections: int = 16
     sms_api_url: str = "https://api.twilio.com"
     line_api_url: str = "https://api.line.me"
+    # Hosts a tenant's own provider base_url may name (https only): see
+    # crm_messaging.domain.provider_urls. Set by the operator, never by a tenant.
+    provider_hosts: tuple[str, ...] = ("api.twilio.com", "api.line.me")
     http_timeout: float = 10.0
     default_from_address: str = "no-reply@example.com"
     dispatcher_enabled: bool = True

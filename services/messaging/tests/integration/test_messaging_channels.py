@@ -214,3 +214,35 @@ async def test_line_push_uses_the_retry_key_and_409_counts_as_sent(
     assert sorted(c.status for c in calls) == [0, 409]
     assert {c.key for c in calls} == {retry_key(m["message_id"])}
     assert provider_server.accepted_per_recipient("line")[user] == 1
+
+
+async def test_a_tenant_cannot_point_its_providers_at_internal_hosts(harness: Harness) -> None:
+    h = harness
+    tenant = await h.tenant()
+    for url in (
+        "http://127.0.0.1:5432",
+        "https://169.254.169.254/latest/meta-data",
+        "https://api.twilio.com:8443",
+        "https://user:pw@api.twilio.com",
+        "https://evil.example",
+    ):
+        sms = {**SMS_ACCOUNT, "base_url": url}
+        answer = await h.client.put("/v1/settings", json={"sms": sms}, headers=tenant.headers)
+        assert answer.status_code == 422, (url, answer.text)
+        assert answer.json()["error"]["details"][0]["path"] == "sms.base_url"
+    line = {"channel_access_token": "tok", "base_url": "http://localhost:8080"}
+    answer = await h.client.put("/v1/settings", json={"line": line}, headers=tenant.headers)
+    assert answer.status_code == 422
+    allowed = {**SMS_ACCOUNT, "base_url": "https://api.twilio.com"}
+    answer = await h.client.put("/v1/settings", json={"sms": allowed}, headers=tenant.headers)
+    assert answer.status_code == 200, answer.text
+
+
+def test_provider_urls_must_be_https_to_an_allowed_host() -> None:
+    from crm_messaging.domain.provider_urls import provider_url_problem
+
+    hosts = ("api.twilio.com", "api.line.me")
+    assert provider_url_problem("https://api.twilio.com", hosts) is None
+    assert provider_url_problem("https://API.LINE.ME/", hosts) is None
+    assert provider_url_problem("http://api.twilio.com", hosts) == "must be an https URL"
+    assert provider_url_problem("https://[::1]:99999", hosts) == "not a URL"

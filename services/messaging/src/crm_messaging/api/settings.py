@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from crm_common.errors import ApiError
 from crm_messaging.api.deps import ServicesDep
+from crm_messaging.domain.provider_urls import provider_url_problem
 from crm_messaging.domain.tenant_settings import MessagingSettings
 from crm_messaging.repository import tenants as repo
 
@@ -29,6 +31,20 @@ async def put_settings(
     body: SettingsUpdate, request: Request, services: ServicesDep
 ) -> dict[str, Any]:
     settings = MessagingSettings.model_validate(body.model_dump(exclude={"rotate_tracking_secret"}))
+    _check_provider_urls(settings, services.settings.service.provider_hosts)
     async with services.tenant_session(request) as (session, caller):
         await repo.save_settings(session, caller.tenant_id, settings, body.rotate_tracking_secret)
     return settings.public()
+
+
+def _check_provider_urls(settings: MessagingSettings, allowed: tuple[str, ...]) -> None:
+    accounts = {"sms.base_url": settings.sms, "line.base_url": settings.line}
+    details = []
+    for path, account in accounts.items():
+        url = account.base_url if account is not None else None
+        problem = provider_url_problem(url, allowed) if url else None
+        if problem:
+            details.append({"path": path, "message": problem})
+    if details:
+        message = "; ".join(f"{d['path']}: {d['message']}" for d in details)
+        raise ApiError(422, "invalid_request", message, details)

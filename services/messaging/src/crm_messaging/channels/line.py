@@ -17,6 +17,7 @@ from crm_messaging.channels.http import call
 from crm_messaging.config import MessagingService
 from crm_messaging.domain.backoff import OutcomeClass
 from crm_messaging.domain.ids import idempotency_key
+from crm_messaging.domain.provider_urls import provider_url_problem
 
 _RETRY_KEY_NAMESPACE = uuid.UUID("0c1f4a52-7a53-4e0a-9a4c-3f1f6d2b8e71")
 
@@ -38,6 +39,10 @@ class LineAdapter:
         account = out.config.settings.line
         if account is None:
             return SendResult(OutcomeClass.PERMANENT, error="line_not_configured")
+        if account.base_url and provider_url_problem(
+            account.base_url, self.settings.provider_hosts
+        ):
+            return SendResult(OutcomeClass.PERMANENT, error="provider_url_not_allowed")
         base = (account.base_url or self.settings.line_api_url).rstrip("/")
         response, failure = await call(
             self.client,

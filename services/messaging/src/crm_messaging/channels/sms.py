@@ -20,6 +20,7 @@ from crm_messaging.channels.http import call
 from crm_messaging.config import MessagingService
 from crm_messaging.domain.backoff import OutcomeClass
 from crm_messaging.domain.ids import idempotency_key
+from crm_messaging.domain.provider_urls import provider_url_problem
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 
@@ -49,6 +50,10 @@ class SmsAdapter:
         if account is None:
             return SendResult(OutcomeClass.PERMANENT, error="sms_not_configured")
         assert out.recipient.phone is not None
+        if account.base_url and provider_url_problem(
+            account.base_url, self.settings.provider_hosts
+        ):
+            return SendResult(OutcomeClass.PERMANENT, error="provider_url_not_allowed")
         base = (account.base_url or self.settings.sms_api_url).rstrip("/")
         response, failure = await call(
             self.client,
