@@ -23,7 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_common.errors import error_body
 
-API_PREFIXES = ("/v1/", "/admin/")
+# API path prefix -> what its callers must present (the routes' own 401 wording).
+API_PREFIXES = {
+    "/v1/": "missing API key (Authorization: Bearer <key>)",
+    "/admin/": "missing admin token (Authorization: Bearer <token>)",
+}
 _CREDENTIALS = (b"authorization", b"x-api-key")
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -48,9 +52,9 @@ class BodyLimits:
             return
         headers = dict(scope.get("headers") or [])
         path: str = scope.get("path", "")
-        if self._needs_credentials(path) and not any(headers.get(h) for h in _CREDENTIALS):
-            message = "missing API key (Authorization: Bearer <key>)"
-            await _answer(send, 401, error_body("unauthorized", message))
+        wanted = self._wanted_credential(path)
+        if wanted is not None and not any(headers.get(h) for h in _CREDENTIALS):
+            await _answer(send, 401, error_body("unauthorized", wanted))
             return
         limit = self.max_bytes
         if limit is None:
@@ -62,8 +66,10 @@ class BodyLimits:
             return
         await self._bounded(scope, receive, send, limit)
 
-    def _needs_credentials(self, path: str) -> bool:
-        return path.startswith(API_PREFIXES) and not path.startswith(self.public)
+    def _wanted_credential(self, path: str) -> str | None:
+        if self.public and path.startswith(self.public):
+            return None
+        return next((m for prefix, m in API_PREFIXES.items() if path.startswith(prefix)), None)
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         seen = 0
