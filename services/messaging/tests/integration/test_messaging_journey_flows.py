@@ -132,3 +132,40 @@ async def test_winback_escalates_to_the_call_list_and_stops_for_a_buyer(
     assert (silent_run["status"], silent_run["exit_reason"]) == ("completed", "completed")
     (buyer_run,) = await runs(h, tenant, "wb", "wb-buyer")
     assert (buyer_run["status"], buyer_run["exit_reason"]) == ("goal_reached", "goal:purchase")
+
+
+async def test_a_fact_being_recorded_holds_the_run_until_it_commits(harness: Harness) -> None:
+    """The lost wake an end-to-end run hit under load, made deterministic: while a
+    purchase fact is being recorded (its transaction not yet committed), the worker
+    must not take the person's due run and evaluate it without the fact (it then
+    re-armed a 3-hour wait over the purchase). Waking locks the run, so the worker
+    skips it, and takes it once the fact is committed."""
+    from crm_messaging.repository import journey_facts as facts_repo
+    from crm_messaging.repository import journey_runs as runs_repo
+
+    h = harness
+    tenant = await h.tenant(**NO_LIMITS)
+    await h.profiles(tenant, {"lw-1": person_traits(7101)})
+    await template(
+        h, tenant, "recovery", "email", subject="お忘れですか", text="{{ recovery_url }}"
+    )
+    await install(h, tenant, "abandoned_checkout", id="lw", template_ids={"email": "recovery"})
+    await activity(h, tenant, "lw-1", "checkout.started", _checkout("tok-lw", "cart-lw"))
+    await wait_runs(h, tenant, "lw", 1)
+    now = h.clock.now()
+
+    recording = h.db.transaction()
+    fact = await recording.__aenter__()
+    try:
+        order = {"checkout_token": "tok-lw", "product_ids": []}
+        await facts_repo.add_fact(fact, tenant.tenant_id, "lw-1", "order", "o-lw", now, order)
+        await runs_repo.wake_profile(fact, tenant.tenant_id, "lw-1", now)
+        async with h.db.transaction() as claiming:
+            due = await runs_repo.claim_due(claiming, now, 100)
+            assert [r["profile_id"] for r in due if r["tenant_id"] == tenant.tenant_id] == []
+    finally:
+        await recording.__aexit__(None, None, None)  # the fact commits
+    await worker(h).drain()
+
+    (run,) = await runs(h, tenant, "lw", "lw-1")
+    assert (run["status"], run["exit_reason"]) == ("goal_reached", "goal:purchase")

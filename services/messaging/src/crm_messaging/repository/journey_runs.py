@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, func, insert, select, text, update
+from sqlalchemy import RowMapping, case, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,18 +83,24 @@ async def wake_profile(
     session: AsyncSession, tenant_id: str, profile_id: str, now: datetime
 ) -> None:
     """A new fact about the person: let the worker look at their runs now (goals,
-    branches); a wait re-arms itself."""
+    branches); a wait re-arms itself.
+
+    Every active run of the person is updated, also one already due: the update
+    locks the row until this fact commits, so a worker either skips the run (SKIP
+    LOCKED) and takes it after the commit, seeing the fact, or holds it now and this
+    update waits and then wakes it again. Skipping due runs let a worker evaluate a
+    run without the uncommitted fact and re-arm a 3-hour wait over it (a lost wake).
+    """
+    # Runs still settling before their entry check keep their time (but are locked
+    # alike, so the check after the settle sees this fact).
+    settling = text("journey_runs.visited = '{}'::jsonb")
+    wake = case(
+        (settling, r.c.next_wake_at), else_=func.least(func.coalesce(r.c.next_wake_at, now), now)
+    )
     await session.execute(
         update(r)
-        .where(
-            r.c.tenant_id == tenant_id,
-            r.c.profile_id == profile_id,
-            r.c.status == "active",
-            (r.c.next_wake_at.is_(None)) | (r.c.next_wake_at > now),
-            # Runs still settling before their entry check keep their time.
-            text("journey_runs.visited <> '{}'::jsonb"),
-        )
-        .values(next_wake_at=now)
+        .where(r.c.tenant_id == tenant_id, r.c.profile_id == profile_id, r.c.status == "active")
+        .values(next_wake_at=wake)
     )
 
 
