@@ -51,22 +51,37 @@ async def enqueue(session: AsyncSession, schema: str, topic: str, events: Sequen
     """
     if not events:
         return
-    rows = [
-        {
-            "topic": topic,
-            "key": e.partition_key(),
-            "event_id": e.event_id,
-            "payload": encode_event(e),
-            "headers": {},
-        }
-        for e in events
-    ]
-    limit = _record_limit()
+    rows = [_row(topic, e) for e in events]
     for row in rows:
-        size = record_size(row["key"], row["payload"], None)
-        if size > limit:
-            raise RecordTooLarge(topic, size, limit)
+        _check_size(topic, row)
     await session.execute(plumbing_tables(schema)[0].insert(), rows)
+
+
+def oversized(topic: str, event: Any) -> RecordTooLarge | None:
+    """Why :func:`enqueue` would refuse ``event`` (None when it fits), for callers that
+    reject one input of many instead of the whole request."""
+    try:
+        _check_size(topic, _row(topic, event))
+    except RecordTooLarge as exc:
+        return exc
+    return None
+
+
+def _row(topic: str, event: Any) -> dict[str, Any]:
+    payload = encode_event(event)
+    return {
+        "topic": topic,
+        "key": event.partition_key(),
+        "event_id": event.event_id,
+        "payload": payload,
+        "headers": {},
+    }
+
+
+def _check_size(topic: str, row: dict[str, Any]) -> None:
+    size, limit = record_size(row["key"], row["payload"], None), _record_limit()
+    if size > limit:
+        raise RecordTooLarge(topic, size, limit)
 
 
 class OutboxRelay:

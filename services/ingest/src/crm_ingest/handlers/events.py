@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_common.events import encode_event
-from crm_common.outbox import enqueue
-from crm_common.settings import KafkaSettings
+from crm_common.outbox import enqueue, oversized
 from crm_common.tenancy import Caller
 from crm_ingest import metrics
 from crm_ingest.config import EVENTS_TOPIC, SCHEMA
@@ -109,14 +106,11 @@ async def _store(session: AsyncSession, events: Sequence[Any]) -> list[Accepted]
 
 
 def _too_large(event: Any) -> str | None:
-    """Why ``event`` can never be published, or None."""
-    size, limit = len(encode_event(event)), _record_limit()
-    if size <= limit:
+    """Why ``event`` can never be published (the outbox's own size check), or None."""
+    refused = oversized(EVENTS_TOPIC, event)
+    if refused is None:
         return None
-    return f"the event is {size:,} bytes encoded; at most {limit:,} bytes per event are accepted"
-
-
-@cache
-def _record_limit() -> int:
-    # The key and headers of the record are small; keep a margin for them.
-    return KafkaSettings().max_message_bytes - 4096
+    return (
+        f"the event is {refused.size:,} bytes encoded; "
+        f"at most {refused.limit:,} bytes per event are accepted"
+    )
