@@ -19,7 +19,7 @@ from crm_common.events.customers import Channel, ConsentState
 from crm_ingest.domain import RawWebhook, TenantContext, normalize_shopify
 from crm_profile.domain.consent import Permissions, apply_consent_event
 
-FIXTURES = Path(__file__).parents[1] / ".." / "shared" / "fixtures" / "shopify"
+FIXTURES = Path(__file__).parent / "fixtures" / "shopify"
 TENANT = TenantContext("t-jp")
 SHOP = "jp-tea.myshopify.com"
 

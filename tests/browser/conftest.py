@@ -26,7 +26,7 @@ import httpx
 import pytest
 from service_process import ServiceProcess, run_service
 
-ORDER = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "shopify" / "order.json"
+ORDER = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "shopify" / "order.json"
 TOKEN, ADMIN_TOKEN, PASSWORD = "browser-service-token", "browser-admin-token", "browser-pass-1"
 
 

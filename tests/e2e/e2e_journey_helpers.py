@@ -16,7 +16,7 @@ from typing import Any
 from crm_ingest.handlers.webhooks import sign
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "shopify"
+FIXTURES = ROOT / "tests" / "fixtures" / "shopify"
 
 
 def poll(fetch: Callable[[], Any], timeout: float = 90.0) -> Any:

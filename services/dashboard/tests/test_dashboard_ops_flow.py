@@ -31,7 +31,7 @@ pytestmark = pytest.mark.infra
 
 TOKEN = "ops-test-admin-token"
 CUSTOMER = (
-    Path(__file__).resolve().parents[4] / "shared/fixtures/shopify/customer.json"
+    Path(__file__).resolve().parents[3] / "tests/fixtures/shopify/customer.json"
 ).read_bytes()
 T = TypeVar("T")
 

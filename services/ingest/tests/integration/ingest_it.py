@@ -34,7 +34,7 @@ run_service = _services.run_service
 
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-FIXTURES = ROOT / ".." / "shared" / "fixtures" / "shopify"
+FIXTURES = ROOT / "tests" / "fixtures" / "shopify"
 
 
 def placed_id(tenant_id: str, order_id: str, source: str = "shopify") -> str:

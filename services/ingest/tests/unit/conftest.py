@@ -23,7 +23,7 @@ def fixtures_dir() -> Path:
     configured = os.environ.get("CRM_SHOPIFY_FIXTURES")
     if configured:
         return Path(configured)
-    return Path(__file__).parents[4] / ".." / "shared" / "fixtures" / "shopify"
+    return Path(__file__).parents[4] / "tests" / "fixtures" / "shopify"
 
 
 @pytest.fixture
