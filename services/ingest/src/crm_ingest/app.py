@@ -60,7 +60,8 @@ async def _setup(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
 
 async def _maintain(ctx: IngestContext, poll_seconds: float = 1.0) -> None:
     """Start imports queued by API-only processes (every second); resume imports left
-    by a crashed worker and forget old rate-limit windows (every stale/2 seconds)."""
+    by a crashed worker, delete spool files no import needs and forget old rate-limit
+    windows (at start, then every stale/2 seconds)."""
     every = max(1, round(min(30.0, ctx.settings.service.import_stale_seconds / 2) / poll_seconds))
     round_no = 0
     while True:
@@ -68,6 +69,7 @@ async def _maintain(ctx: IngestContext, poll_seconds: float = 1.0) -> None:
             await ctx.imports.start_queued()
             if round_no % every == 0:
                 await ctx.imports.resume_stale()
+                await ctx.imports.sweep_spool()
                 await ratelimit.prune(ctx.db)
         except Exception as exc:  # retried next round
             log.warning("maintenance failed", extra={"error": repr(exc)})

@@ -1,4 +1,9 @@
-"""Reading a spooled CSV file in bounded chunks (never the whole file in memory).
+"""Spool files of CSV imports: created private, read in bounded chunks (never the
+whole file in memory).
+
+An upload holds customers' personal data: its spool directory is 0700 and owned by
+this process's user (a directory someone else made, e.g. a pre-created
+``/tmp/crm-ingest-spool``, is refused), each file is created 0600 and never reused.
 
 Encoding: a UTF-8 BOM means UTF-8; else the first 64 KiB decoding as UTF-8 means
 UTF-8; else Shift_JIS, read as cp932 (its Windows superset, which is what Japanese
@@ -10,8 +15,10 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+import os
+import stat
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 _SNIFF_BYTES = 64 * 1024
 _ALIASES = {
@@ -28,6 +35,28 @@ _ALIASES = {
 
 Row = tuple[int, dict[str | None, Any]]
 """``(line number where the row starts, DictReader row)``."""
+
+
+class UnsafeSpoolDir(RuntimeError):
+    """The spool directory is not this user's own private directory."""
+
+
+def private_dir(directory: Path) -> Path:
+    """``directory``, created 0700 if missing (an existing one of ours made 0700 too);
+    UnsafeSpoolDir if it is a symlink, not a directory or owned by another user."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(directory)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise UnsafeSpoolDir(f"{directory} is not a directory owned by this user")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        directory.chmod(0o700)
+    return directory
+
+
+def create_private(path: Path) -> IO[bytes]:
+    """A new file at ``path`` only this user can read (fails if it exists)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    return os.fdopen(fd, "wb")
 
 
 def canonical_encoding(name: str) -> str:

@@ -21,6 +21,13 @@ The lease is the ``owner`` column plus ``updated_at``, refreshed by every commit
 (and by a bare heartbeat while a long order is being read); an import whose holder
 stopped committing for ``import_stale_seconds`` is taken over by any replica (the
 spool directory must then be shared between replicas).
+
+The spool file (customers' personal data, 0600 in a 0700 directory, see
+:mod:`crm_ingest.csvfile`) lives exactly as long as an import may still read it:
+it is deleted once the import is committed as completed or failed, and kept while
+it is queued or processing (a crash resumes from it). The sweep deletes what a
+crash left behind: files of finished imports, and files no import row names (an
+upload cut off before it was recorded) once unwritten for ``SPOOL_GRACE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,7 +49,7 @@ from crm_common.db import Database
 from crm_common.outbox import enqueue
 from crm_ingest import metrics
 from crm_ingest.config import EVENTS_TOPIC, SCHEMA, IngestService
-from crm_ingest.csvfile import ChunkReader, detect_encoding
+from crm_ingest.csvfile import ChunkReader, detect_encoding, private_dir
 from crm_ingest.domain import HeaderError, RowError, RowKind, RowMapper, TenantContext
 from crm_ingest.domain.csv_chunks import OrderRuns, Piece, Row
 from crm_ingest.domain.csvrows import OrderGrouper, OrderTooLarge, row_fingerprint
@@ -52,6 +61,10 @@ log = logging.getLogger(__name__)
 
 Prepared = list[tuple[int, str, Any]]
 Facts = list[tuple[Any, ...]]
+
+SPOOL_GRACE_SECONDS = 3600.0
+"""A spool file no import names is an upload in progress until unwritten this long."""
+_SPOOL_NAME = re.compile(r"^(imp_[0-9a-f]{32})\.csv$")
 
 
 @dataclass
@@ -101,6 +114,26 @@ class ImportWorker:
         for import_id in ids:
             self.submit(import_id)
 
+    async def sweep_spool(self) -> int:
+        """Delete spool files no import will read again; the number deleted."""
+        found = await asyncio.to_thread(_spool_files, self.settings.import_spool_dir)
+        if not found:
+            return 0
+        async with self.db.transaction() as session:
+            status = await repo.statuses(session, list(found))
+        cutoff = time.time() - SPOOL_GRACE_SECONDS
+        doomed = [
+            path
+            for import_id, (path, mtime) in found.items()
+            if status.get(import_id, "") not in repo.ACTIVE
+            and (import_id in status or mtime < cutoff)
+        ]
+        for path in doomed:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        if doomed:
+            log.info("swept spool files", extra={"files": len(doomed)})
+        return len(doomed)
+
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
         for task in tasks:
@@ -117,16 +150,16 @@ class ImportWorker:
             return
         try:
             await self._process(row)
-        except LeaseLost:
+        except LeaseLost:  # the new holder reads the spool file: keep it
             log.warning("import taken over by another worker", extra={"import_id": import_id})
         except Exception as exc:
             log.exception("import failed", extra={"import_id": import_id})
-            await self._finish(import_id, "failed", f"{type(exc).__name__}: {exc}")
+            await self._finish(row, "failed", f"{type(exc).__name__}: {exc}")
 
     async def _process(self, row: Any) -> None:
         path = Path(row.spool_path)
         if not await asyncio.to_thread(path.exists):
-            await self._finish(row.import_id, "failed", "spool file missing on this replica")
+            await self._finish(row, "failed", "spool file missing on this replica")
             return
         encoding = row.encoding or detect_encoding(path)
         reader = ChunkReader(path, encoding)
@@ -134,14 +167,13 @@ class ImportWorker:
             try:
                 mapper = await self._mapper(row, reader.header)
             except HeaderError as exc:
-                await self._finish(row.import_id, "failed", f"header: {exc}", encoding=encoding)
+                await self._finish(row, "failed", f"header: {exc}", encoding=encoding)
                 return
             await asyncio.to_thread(reader.skip, row.rows_read)
             await self._chunks(row, reader, mapper)
         finally:
             reader.close()
-        await self._finish(row.import_id, "completed", None, encoding=encoding)
-        await asyncio.to_thread(path.unlink, missing_ok=True)
+        await self._finish(row, "completed", None, encoding=encoding)
 
     async def _mapper(self, row: Any, header: Sequence[str]) -> RowMapper:
         async with self.db.transaction() as session:
@@ -201,9 +233,24 @@ class ImportWorker:
         metrics.IMPORT_ROWS.labels(row.kind, "rejected").inc(len(outcome.rejections))
         metrics.IMPORT_ROWS.labels(row.kind, "duplicate").inc(outcome.duplicates)
 
-    async def _finish(self, import_id: str, status: str, error: str | None, **values: Any) -> None:
+    async def _finish(self, row: Any, status: str, error: str | None, **values: Any) -> None:
+        """Commit the import's end, then delete its spool file (a crash in between
+        leaves the file to :meth:`sweep_spool`); a lost lease keeps both."""
         async with self.db.transaction() as session:
-            await repo.finish(session, import_id, self.owner, status, error, **values)
+            ended = await repo.finish(session, row.import_id, self.owner, status, error, **values)
+        if ended:
+            await asyncio.to_thread(Path(row.spool_path).unlink, missing_ok=True)
+
+
+def _spool_files(directory: Path) -> dict[str, tuple[Path, float]]:
+    """Import id -> (path, last write) of every spool file in ``directory``."""
+    found: dict[str, tuple[Path, float]] = {}
+    for entry in private_dir(directory).iterdir():
+        match = _SPOOL_NAME.match(entry.name)
+        if match is not None:
+            with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                found[match.group(1)] = (entry, entry.stat().st_mtime)
+    return found
 
 
 def _read(reader: ChunkReader, runs: OrderRuns, size: int) -> tuple[list[Piece], bool]:

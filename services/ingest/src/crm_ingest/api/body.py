@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import orjson
 from fastapi import Request
@@ -21,7 +21,7 @@ def check_declared_length(request: Request, limit: int) -> None:
         raise _too_large(limit)
 
 
-async def limited_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+async def limited_chunks(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
     """The body's chunks; 413 as soon as more than ``limit`` bytes arrived."""
     check_declared_length(request, limit)
     total = 0

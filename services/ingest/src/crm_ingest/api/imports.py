@@ -4,18 +4,20 @@ maps it; ``GET`` shows progress and the rejected rows (paginated)."""
 from __future__ import annotations
 
 import uuid
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import ORJSONResponse
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from crm_common.errors import ApiError
-from crm_ingest.api.body import check_declared_length, limited_chunks
+from crm_ingest.api.body import limited_chunks
 from crm_ingest.api.deps import CallerDep, Ctx
 from crm_ingest.api.events import platform_source
-from crm_ingest.csvfile import canonical_encoding
+from crm_ingest.csvfile import canonical_encoding, create_private, private_dir
 from crm_ingest.domain import RowKind
 from crm_ingest.handlers.errors import NotFound
 from crm_ingest.repository import imports as repo
@@ -36,24 +38,22 @@ async def create_import(
     codec = _codec(encoding)
     source = platform_source(request, {"source": request.query_params.get("source", "csv")})
     import_id = f"imp_{uuid.uuid4().hex}"
-    spool = ctx.settings.service.import_spool_dir
-    spool.mkdir(parents=True, exist_ok=True)
-    path = spool / f"{import_id}.csv"
+    path = private_dir(ctx.settings.service.import_spool_dir) / f"{import_id}.csv"
     try:
         size = await _spool(request, path, ctx.settings.service.max_import_bytes)
-    except BaseException:
+        async with ctx.db.transaction() as session:
+            await repo.create_import(
+                session,
+                import_id=import_id,
+                tenant_id=caller.tenant_id,
+                kind=kind.value,
+                source=source,
+                encoding=codec,
+                spool_path=str(path),
+            )
+    except BaseException:  # refused, cut off or not recorded: nobody will read the file
         path.unlink(missing_ok=True)
         raise
-    async with ctx.db.transaction() as session:
-        await repo.create_import(
-            session,
-            import_id=import_id,
-            tenant_id=caller.tenant_id,
-            kind=kind.value,
-            source=source,
-            encoding=codec,
-            spool_path=str(path),
-        )
     if ctx.settings.service.role == "all":
         ctx.imports.submit(import_id)  # else a worker process claims it (start_queued)
     body = {"import_id": import_id, "status": "queued", "bytes": size}
@@ -109,19 +109,21 @@ def _codec(encoding: str | None) -> str | None:
 
 
 async def _spool(request: Request, path: Path, limit: int) -> int:
-    """Write the upload to ``path`` chunk by chunk (multipart ``file`` part or raw body)."""
+    """Write the upload to ``path`` chunk by chunk (multipart ``file`` part or raw body).
+
+    Every byte received counts against ``limit``, whatever the framing: a declared
+    ``Content-Length`` over it is refused before reading, a chunked body (multipart
+    or raw) as soon as the limit is passed (413 with the limit)."""
     size = 0
-    with path.open("wb") as out:
+    with create_private(path) as out:
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            check_declared_length(request, limit)
-            form = await request.form(max_files=1)
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise ApiError(422, "invalid_request", "file: multipart part 'file' is required")
-            while chunk := await upload.read(_COPY_CHUNK):
-                size += len(chunk)
-                out.write(chunk)
-            await form.close()
+            upload = await _multipart_file(request, limit)
+            try:
+                while chunk := await upload.read(_COPY_CHUNK):
+                    size += len(chunk)
+                    out.write(chunk)
+            finally:
+                await upload.close()
         else:
             async for chunk in limited_chunks(request, limit):
                 size += len(chunk)
@@ -129,3 +131,18 @@ async def _spool(request: Request, path: Path, limit: int) -> int:
     if size == 0:
         raise ApiError(422, "invalid_request", "file: the upload is empty")
     return size
+
+
+async def _multipart_file(request: Request, limit: int) -> UploadFile:
+    """The ``file`` part, parsed from the size-limited body stream (starlette's own
+    ``request.form()`` reads the whole stream, however long)."""
+    async with aclosing(limited_chunks(request, limit)) as chunks:
+        try:
+            form = await MultiPartParser(request.headers, chunks, max_files=1).parse()
+        except MultiPartException as exc:
+            raise ApiError(400, "bad_request", f"multipart body: {exc.message}") from exc
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        await form.close()
+        raise ApiError(422, "invalid_request", "file: multipart part 'file' is required")
+    return upload

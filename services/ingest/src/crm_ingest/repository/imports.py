@@ -71,6 +71,13 @@ async def queued_imports(session: AsyncSession, limit: int = 20) -> list[str]:
     return list((await session.execute(stmt)).scalars())
 
 
+async def statuses(session: AsyncSession, import_ids: Sequence[str]) -> dict[str, str]:
+    """The status of each of ``import_ids`` that exists."""
+    i = imports
+    stmt = select(i.c.import_id, i.c.status).where(i.c.import_id.in_(list(import_ids)))
+    return {row.import_id: row.status for row in await session.execute(stmt)}
+
+
 async def new_fingerprints(
     session: AsyncSession, import_id: str, prints: Sequence[str]
 ) -> set[str]:
@@ -117,19 +124,24 @@ async def finish(
     status: str,
     error: str | None = None,
     **values: Any,
-) -> None:
+) -> bool:
+    """End the import (``owner`` None: whoever holds it); False if ``owner`` lost it."""
     i = imports
     cond = [i.c.import_id == import_id]
     if owner is not None:
         cond.append(i.c.owner == owner)
-    await session.execute(
+    ended = await session.execute(
         update(i)
         .where(*cond)
         .values(status=status, error=error, finished_at=func.now(), updated_at=func.now(), **values)
+        .returning(i.c.import_id)
     )
+    if ended.first() is None:
+        return False
     await session.execute(
         delete(import_fingerprints).where(import_fingerprints.c.import_id == import_id)
     )
+    return True
 
 
 def _seconds(seconds: float) -> Any:
