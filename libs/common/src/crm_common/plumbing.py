@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -117,19 +118,39 @@ def drop_plumbing_tables(op: Any, schema: str) -> None:
     op.drop_table("outbox", schema=schema)
 
 
-async def prune_processed_events(engine: Any, schema: str, older_than_days: int) -> int:
-    """Forget processed ids older than the redelivery horizon; return rows deleted.
+@dataclass(frozen=True)
+class Retention:
+    """Rows of ``table`` whose timestamp ``column`` is older than ``days`` are
+    forgotten: what a service keeps only for a horizon (dedup ids, claimed facts)."""
+
+    table: Table
+    column: str
+    days: int
+
+
+async def prune_older_than(engine: Any, rule: Retention) -> int:
+    """Delete the rows ``rule`` no longer keeps; return rows deleted."""
+    column = rule.table.c[rule.column]
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            rule.table.delete().where(
+                column < func.now() - text(f"interval '{int(rule.days)} days'")
+            )
+        )
+    return int(result.rowcount or 0)
+
+
+def processed_events_retention(schema: str, older_than_days: int) -> Retention:
+    """Processed ids kept for the redelivery horizon.
 
     Dedup must outlive every way a record can come back (Kafka redelivery after a
     crash is seconds; Shopify retries for hours; a DLQ replay is deliberate and
     bypasses dedup anyway), so the default horizon of 14 days is generous.
     """
     _, processed = plumbing_tables(schema)
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            processed.delete().where(
-                processed.c.processed_at
-                < func.now() - text(f"interval '{int(older_than_days)} days'")
-            )
-        )
-    return int(result.rowcount or 0)
+    return Retention(processed, "processed_at", older_than_days)
+
+
+async def prune_processed_events(engine: Any, schema: str, older_than_days: int) -> int:
+    """Forget processed ids older than the redelivery horizon; return rows deleted."""
+    return await prune_older_than(engine, processed_events_retention(schema, older_than_days))

@@ -32,7 +32,7 @@ from crm_common.kafka import ConsumerRunner, Producer, ensure_topics
 from crm_common.logging import configure_logging
 from crm_common.migrations import upgrade
 from crm_common.outbox import OutboxRelay
-from crm_common.plumbing import prune_processed_events
+from crm_common.plumbing import Retention, processed_events_retention, prune_older_than
 from crm_common.secrets import UnsafeSecrets, check_secrets
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
@@ -50,6 +50,8 @@ class Runtime:
     relays: list[OutboxRelay] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     background: list[asyncio.Task[Any]] = field(default_factory=list)
+    # Tables pruned hourly beside processed_events (worker and all roles).
+    retention: list[Retention] = field(default_factory=list)
 
 
 Setup = Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]]
@@ -108,11 +110,9 @@ def create_service_app(
                     await consumer.start()
                 if service.role != "api":
                     schema = getattr(settings, "schema_name", service.name)
-                    runtime.background.append(
-                        asyncio.create_task(
-                            _prune_forever(db, schema, service.dedup_retention_days)
-                        )
-                    )
+                    kept = processed_events_retention(schema, service.dedup_retention_days)
+                    rules = [kept, *runtime.retention]
+                    runtime.background.append(asyncio.create_task(_prune_forever(db, rules)))
                 log.info("service started", extra={"port": service.port})
                 yield
                 await _shutdown(runtime)
@@ -135,14 +135,15 @@ def create_service_app(
     return app
 
 
-async def _prune_forever(db: Database, schema: str, days: int) -> None:
+async def _prune_forever(db: Database, rules: Sequence[Retention]) -> None:
     while True:
-        try:
-            deleted = await prune_processed_events(db.engine, schema, days)
-            if deleted:
-                log.info("pruned processed event ids", extra={"rows": deleted})
-        except Exception as exc:  # retried next hour
-            log.warning("pruning processed event ids failed", extra={"error": repr(exc)})
+        for rule in rules:
+            try:
+                deleted = await prune_older_than(db.engine, rule)
+                if deleted:
+                    log.info("pruned old rows", extra={"table": rule.table.name, "rows": deleted})
+            except Exception as exc:  # retried next hour
+                log.warning("pruning failed", extra={"table": rule.table.name, "error": repr(exc)})
         await asyncio.sleep(3600)
 
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from crm_common.outbox import OutboxRelay
+from crm_common.plumbing import Retention
 from crm_common.service import Runtime, create_service_app
 from crm_ingest.api import admin, errors, events, imports, webhooks
 from crm_ingest.config import SCHEMA, Settings
@@ -19,6 +20,7 @@ from crm_ingest.handlers import ratelimit
 from crm_ingest.importer import ImportWorker
 from crm_ingest.normalizer import build_normalizer
 from crm_ingest.shopcache import ShopCache
+from crm_ingest.tables import accepted_events
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,9 @@ async def _setup(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     runtime.extras["ingest"] = ctx
     runtime.consumers.append(build_normalizer(runtime.db, runtime.producer, settings.kafka))
     runtime.relays.append(OutboxRelay(runtime.db, runtime.producer, SCHEMA))
+    runtime.retention.append(
+        Retention(accepted_events, "accepted_at", service.accepted_retention_days)
+    )
     if service.role != "api":  # an API-only process queues imports; workers run them
         runtime.background.append(asyncio.create_task(_maintain(ctx)))
     yield

@@ -36,6 +36,11 @@ class IngestService(ServiceSettings):
     import_spool_dir: Path = Path("/tmp/crm-ingest-spool")
     import_batch_rows: int = Field(default=1000, ge=1)
     import_stale_seconds: float = Field(default=60.0, gt=0)
+    # How long a fact's id is kept in accepted_events (one fact, one event): longer
+    # than the widest span over which one fact is told again. Shopify retries for up
+    # to 48 h and the raw topic keeps 7 days, but merchants re-upload overlapping
+    # order-history exports (a year's orders) months apart: 400 days covers those.
+    accepted_retention_days: int = Field(default=400, ge=30)
 
     def secrets(self) -> dict[str, SecretStr | None]:
         return {**super().secrets(), "INGEST_ADMIN_TOKEN": self.admin_token}
