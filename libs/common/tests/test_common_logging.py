@@ -44,3 +44,23 @@ def test_url_encoded_pii_in_request_lines_is_masked() -> None:
 
 def test_scrub_leaves_ordinary_numbers_alone() -> None:
     assert scrub("order 1001 total 10800 JPY") == "order 1001 total 10800 JPY"
+
+
+def test_values_quoted_by_database_and_validation_errors_are_masked() -> None:
+    text = (
+        "IntegrityError: duplicate key value violates unique constraint \"uq_email\"\n"
+        "DETAIL:  Key (email)=(Hanako Yamada <hy@example.jp>) already exists.\n"
+        "[SQL: INSERT INTO people (email, name) VALUES ($1::VARCHAR, $2::VARCHAR)]\n"
+        "[parameters: ('hy@example.jp', '山田 花子')]\n"
+        "DETAIL:  Failing row contains (1, 山田, null).\n"
+        "birthday\n  Input should be a valid date [type=date_from_datetime_parsing, "
+        "input_value='Hanako 山田', input_type=str]\n"
+        "invalid input for query argument $2: '山田' (expected str)\n"
+        'invalid input syntax for type integer: "山田"'
+    )
+    masked = scrub(text)
+    assert "山田" not in masked and "Hanako" not in masked and "hy@" not in masked
+    assert "Key (email)=[redacted]" in masked and "[parameters: redacted]" in masked
+    assert "input_value=[redacted], input_type=str" in masked
+    assert "[SQL: INSERT INTO people (email, name)" in masked  # where it failed stays
+    assert scrub("line_items[250].quantity: not an integer: 'many'").endswith("'many'")

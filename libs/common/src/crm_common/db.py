@@ -47,6 +47,9 @@ class Database:
             max_overflow=pool_size,
             pool_pre_ping=True,
             echo=echo,
+            # Errors name the statement, never its bound values (attributes of people):
+            # their text reaches logs and dead letters.
+            hide_parameters=True,
             # orjson for JSONB columns: the stdlib codec was the top CPU cost in profiling.
             json_serializer=lambda obj: orjson.dumps(obj).decode(),
             json_deserializer=orjson.loads,

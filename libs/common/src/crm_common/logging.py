@@ -2,7 +2,11 @@
 
 Fields passed with ``extra=`` whose names suggest personal data or secrets are
 replaced by ``[redacted]``; email addresses and phone numbers inside messages
-and other values are masked as well, so a careless log line cannot leak them.
+and other values are masked as well, so a careless log line cannot leak them,
+and so are the values that database and validation errors quote (SQLAlchemy's
+``[parameters: ...]``, PostgreSQL's ``DETAIL: Key (email)=(...)`` and ``Failing
+row contains (...)``, pydantic's ``input_value=...``). Dead letters run their
+error text through the same :func:`scrub` (:mod:`crm_common.kafka._dlq`).
 """
 
 from __future__ import annotations
@@ -25,12 +29,28 @@ _SAFE_KEYS = {"consumer", "topic", "service", "route", "tenant_id", "event_id", 
 _EMAIL = re.compile(r"[\w.+%-]+(?:@|%40)[\w-]+(\.[\w-]+)+", re.IGNORECASE)
 _PLUS = re.compile(r"%2B(?=\d)", re.IGNORECASE)
 _PHONE = re.compile(r"(?<![\w])(\+?\d[\d\- ]{8,}\d)(?![\w])")
+# Values quoted by errors, on one line each (a traceback goes on after them):
+# (pattern, replacement keeping what says where, not what).
+_QUOTED_VALUES = (
+    (re.compile(r"\[parameters: [^\n]*"), "[parameters: redacted]"),
+    (re.compile(r"(DETAIL:\s*(?:Key \([^)\n]*\)=)?)[^\n]*"), r"\1[redacted]"),
+    (re.compile(r"Failing row contains [^\n]*"), "Failing row contains [redacted]"),
+    (
+        re.compile(r"input_value=[^\n]*?(?=, input_type=)|input_value=[^\n]*"),
+        "input_value=[redacted]",
+    ),
+    (re.compile(r"(invalid input for query argument \$\d+:)[^\n]*"), r"\1 [redacted]"),
+    (re.compile(r"(invalid input (?:syntax|value) for [^:\n]*:)[^\n]*"), r"\1 [redacted]"),
+)
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 def scrub(text: str) -> str:
     """Mask email addresses and phone-number-like digit runs in free text (URL-encoded
-    ones too: ``%40`` for "@", ``%2B`` before an international number)."""
+    ones too: ``%40`` for "@", ``%2B`` before an international number), and the values
+    database and validation errors quote (names, addresses: no pattern finds those)."""
+    for pattern, replacement in _QUOTED_VALUES:
+        text = pattern.sub(replacement, text)
     text = _PLUS.sub("+", text)
     return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
 

@@ -376,10 +376,11 @@ class ConsumerRunner:
                 "dead-lettered",
                 extra={
                     "consumer": self.group_id,
+                    "tenant_id": letter.tenant_id,
                     "topic": message.topic,
                     "partition": message.partition,
                     "offset": message.offset,
-                    "error": error,
+                    "error": letter.error,
                 },
             )
         await self.dlq.send_many(records)
