@@ -52,6 +52,9 @@ shop_domains = Table(
     Column("shop_domain", Text, primary_key=True),
     Column("tenant_id", Text, ForeignKey(_TENANT_FK), nullable=False, index=True),
     _now(),
+    # Set when the shop uninstalled the app: the domain stays the tenant's (its data
+    # stays until shop/redact) but takes no more data webhooks.
+    Column("disconnected_at", DateTime(timezone=True), nullable=True),
 )
 
 webhook_secrets = Table(
@@ -62,6 +65,9 @@ webhook_secrets = Table(
     Column("secret", Text, nullable=False),
     _now(),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # Why: NULL (an operator) or 'app_uninstalled' (still verifies Shopify's privacy
+    # webhooks, which arrive after the uninstall signed with the same secret).
+    Column("revoked_reason", Text, nullable=True),
 )
 
 api_keys = Table(

@@ -1,6 +1,15 @@
 """Tenant administration. Every change bumps the tenant's version and enqueues
 ``tenant.configured`` (API key hashes only, never keys or webhook secrets) on
-``crm.tenants.v1`` in the same transaction."""
+``crm.tenants.v1`` in the same transaction.
+
+An app uninstall (:func:`uninstall_shop`) revokes what the shop's install granted:
+the shop domain is disconnected (it leaves ``shop_domains`` in ``tenant.configured``
+and takes no more data webhooks) and, once no shop of the tenant is connected, its
+webhook secrets are retired. Nothing else changes: the tenant, its API keys (issued
+by the operator, not by the install) and its data stay until Shopify's
+``shop/redact`` (48 hours later), whose signature the retired secrets still verify.
+A webhook secret added afterwards is a reinstall: it connects the shops again.
+"""
 
 from __future__ import annotations
 
@@ -77,11 +86,26 @@ async def revoke_api_key(session: AsyncSession, tenant_id: str, key_id: str) -> 
 
 
 async def add_webhook_secret(session: AsyncSession, tenant_id: str, secret: str) -> str:
+    """A new active secret; shops disconnected by an uninstall are connected again
+    (the merchant reinstalled the app)."""
     await _existing(session, tenant_id)
     secret_id = _new_id("ws")
     await repo.add_secret(session, tenant_id, secret_id, secret)
+    await repo.reconnect_shops(session, tenant_id)
     await _announce(session, tenant_id)
     return secret_id
+
+
+async def uninstall_shop(
+    session: AsyncSession, tenant_id: str, shop_domain: str
+) -> TenantConfig | None:
+    """Disconnect ``shop_domain`` (``app/uninstalled``) and, when it was the tenant's
+    last connected shop, retire the webhook secrets; None if it already was."""
+    if not await repo.disconnect_shop(session, tenant_id, shop_domain):
+        return None
+    if await repo.connected_shops(session, tenant_id) == 0:
+        await repo.retire_secrets(session, tenant_id)
+    return await _announce(session, tenant_id)
 
 
 async def revoke_webhook_secret(session: AsyncSession, tenant_id: str, secret_id: str) -> None:
@@ -96,17 +120,28 @@ async def describe(session: AsyncSession, tenant_id: str) -> dict[str, Any]:
     row = await _existing(session, tenant_id)
     secrets_ = await repo.list_secrets(session, tenant_id)
     keys = await repo.list_api_keys(session, tenant_id)
+    domains = await repo.list_shop_domains(session, tenant_id)
     return {
         "tenant_id": row.tenant_id,
         "name": row.name,
         "timezone": row.timezone,
         "currency": row.currency,
         "shop_domains": sorted(row.shop_domains),
+        "disconnected_shop_domains": [
+            {"shop_domain": d.shop_domain, "disconnected_at": d.disconnected_at}
+            for d in domains
+            if d.disconnected_at is not None
+        ],
         "status": row.status,
         "version": row.version,
         "rate_limit_per_second": row.rate_limit_per_second,
         "webhook_secrets": [
-            {"secret_id": s.secret_id, "created_at": s.created_at, "revoked_at": s.revoked_at}
+            {
+                "secret_id": s.secret_id,
+                "created_at": s.created_at,
+                "revoked_at": s.revoked_at,
+                "revoked_reason": s.revoked_reason,
+            }
             for s in secrets_
         ],
         "api_keys": [

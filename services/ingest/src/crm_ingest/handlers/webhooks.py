@@ -1,5 +1,10 @@
 """Shopify webhooks: verify, then put the raw record on ``crm.raw.v1`` and wait for
-the broker's acknowledgement (acks=all) before the caller answers 200."""
+the broker's acknowledgement (acks=all) before the caller answers 200.
+
+``app/uninstalled`` then disconnects the shop (:func:`crm_ingest.handlers.tenants.
+uninstall_shop`): a disconnected shop takes only :data:`AFTER_UNINSTALL` topics,
+which Shopify still sends (signed with the secret the uninstall retired); any other
+topic is refused with 401, whoever signed it."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from crm_ingest import metrics
 from crm_ingest.config import RAW_TOPIC
 from crm_ingest.context import IngestContext
 from crm_ingest.domain import supported_topics
+from crm_ingest.handlers import tenants as tenant_admin
 from crm_ingest.handlers.errors import BadInput, Unauthorized
 from crm_ingest.raw_record import RawRecord
 from crm_ingest.repository.tenants import ShopTenant
@@ -26,6 +32,13 @@ from crm_ingest.repository.tenants import ShopTenant
 log = logging.getLogger(__name__)
 
 _SUPPORTED = supported_topics()
+UNINSTALL_TOPIC = "app/uninstalled"
+AFTER_UNINSTALL = frozenset(
+    {UNINSTALL_TOPIC, "shop/redact", "customers/redact", "customers/data_request"}
+)
+"""Topics a shop that uninstalled the app still sends: the mandatory privacy webhooks
+(Shopify sends ``shop/redact`` 48 hours after the uninstall) and a redelivered
+uninstall."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,8 @@ async def receive_shopify(ctx: IngestContext, delivery: Delivery) -> str:
     tenant = await _verified_tenant(ctx, delivery)
     body = _json_object(delivery.body)
     topic, webhook_id = _required(delivery, "topic"), _required(delivery, "webhook-id")
+    if not tenant.connected and topic not in AFTER_UNINSTALL:
+        raise Unauthorized("shop disconnected: the app was uninstalled", "shop_disconnected")
     if topic not in _SUPPORTED:
         metrics.IGNORED_TOPICS.labels(topic).inc()
         log.warning("ignored webhook topic", extra={"topic": topic, "tenant_id": tenant.tenant_id})
@@ -56,7 +71,18 @@ async def receive_shopify(ctx: IngestContext, delivery: Delivery) -> str:
         ctx.producer.topic(RAW_TOPIC), record.to_bytes(), key=_key(record, body)
     )
     metrics.ACCEPTED.labels("webhook", topic).inc()
+    if topic == UNINSTALL_TOPIC and tenant.connected:
+        await _disconnect(ctx, tenant, record.shop_domain)
     return "accepted"
+
+
+async def _disconnect(ctx: IngestContext, tenant: ShopTenant, shop_domain: str) -> None:
+    """After the uninstall itself is on the raw topic: if this fails, the caller
+    answers 500 and Shopify's retry (still accepted) disconnects again."""
+    async with ctx.db.transaction() as session:
+        await tenant_admin.uninstall_shop(session, tenant.tenant_id, shop_domain)
+    ctx.shops.invalidate()
+    log.info("shop disconnected: app uninstalled", extra={"tenant_id": tenant.tenant_id})
 
 
 async def _verified_tenant(ctx: IngestContext, delivery: Delivery) -> ShopTenant:
@@ -68,7 +94,8 @@ async def _verified_tenant(ctx: IngestContext, delivery: Delivery) -> ShopTenant
     tenant = await ctx.shops.get(shop.lower())
     if tenant is None or tenant.status != "active":
         raise Unauthorized("unknown shop domain", "unknown_shop")
-    if not verify_signature(delivery.body, signature, tenant.secrets):
+    accepted = tenant.secrets if tenant.connected else tenant.secrets + tenant.retired
+    if not verify_signature(delivery.body, signature, accepted):
         raise Unauthorized("webhook signature does not verify", "bad_signature")
     return tenant
 

@@ -14,17 +14,25 @@ from crm_common.events import TenantConfig
 from crm_ingest.tables import api_keys, shop_domains, tenants, webhook_secrets
 
 _EMPTY: Any = literal_column("'{}'::text[]")
+UNINSTALLED = "app_uninstalled"
+"""``webhook_secrets.revoked_reason`` of secrets retired by the app's uninstall."""
 
 
 @dataclass(frozen=True, slots=True)
 class ShopTenant:
-    """What the webhook endpoint needs about the tenant owning a shop domain."""
+    """What the webhook endpoint needs about the tenant owning a shop domain.
+
+    ``secrets``: the active ones. A shop that uninstalled the app is not
+    ``connected``; ``retired`` are the secrets its uninstall revoked, which still sign
+    the privacy webhooks Shopify sends afterwards."""
 
     tenant_id: str
     currency: str
     timezone: str
     status: str
     secrets: tuple[str, ...]
+    connected: bool = True
+    retired: tuple[str, ...] = ()
 
 
 async def insert_tenant(
@@ -78,6 +86,59 @@ async def add_secret(session: AsyncSession, tenant_id: str, secret_id: str, secr
     )
 
 
+async def disconnect_shop(session: AsyncSession, tenant_id: str, shop_domain: str) -> bool:
+    """Mark the tenant's shop domain disconnected; False if it already was (or is not
+    the tenant's)."""
+    d = shop_domains
+    result = await session.execute(
+        update(d)
+        .where(
+            d.c.tenant_id == tenant_id,
+            d.c.shop_domain == shop_domain,
+            d.c.disconnected_at.is_(None),
+        )
+        .values(disconnected_at=func.now())
+        .returning(d.c.shop_domain)
+    )
+    return result.first() is not None
+
+
+async def reconnect_shops(session: AsyncSession, tenant_id: str) -> list[str]:
+    """Connect the tenant's disconnected shop domains again; the domains reconnected."""
+    d = shop_domains
+    result = await session.execute(
+        update(d)
+        .where(d.c.tenant_id == tenant_id, d.c.disconnected_at.is_not(None))
+        .values(disconnected_at=None)
+        .returning(d.c.shop_domain)
+    )
+    return list(result.scalars())
+
+
+async def connected_shops(session: AsyncSession, tenant_id: str) -> int:
+    d = shop_domains
+    stmt = select(func.count()).where(d.c.tenant_id == tenant_id, d.c.disconnected_at.is_(None))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def retire_secrets(session: AsyncSession, tenant_id: str) -> int:
+    """Revoke every active secret of the tenant because the app was uninstalled."""
+    s = webhook_secrets
+    result = await session.execute(
+        update(s)
+        .where(s.c.tenant_id == tenant_id, s.c.revoked_at.is_(None))
+        .values(revoked_at=func.now(), revoked_reason=UNINSTALLED)
+        .returning(s.c.secret_id)
+    )
+    return len(result.all())
+
+
+async def list_shop_domains(session: AsyncSession, tenant_id: str) -> list[Any]:
+    d = shop_domains
+    stmt = select(d).where(d.c.tenant_id == tenant_id).order_by(d.c.shop_domain)
+    return list((await session.execute(stmt)).all())
+
+
 async def revoke_secret(session: AsyncSession, tenant_id: str, secret_id: str) -> bool:
     s = webhook_secrets
     result = await session.execute(
@@ -110,7 +171,7 @@ async def bump_tenant(session: AsyncSession, tenant_id: str) -> TenantConfig | N
     """Recompute the denormalised arrays from the active rows, increment the version
     (the row lock serialises concurrent admin changes) and return the new config."""
     domains = select(func.coalesce(func.array_agg(shop_domains.c.shop_domain), _EMPTY)).where(
-        shop_domains.c.tenant_id == tenant_id
+        shop_domains.c.tenant_id == tenant_id, shop_domains.c.disconnected_at.is_(None)
     )
     hashes = select(func.coalesce(func.array_agg(api_keys.c.key_hash), _EMPTY)).where(
         api_keys.c.tenant_id == tenant_id, api_keys.c.revoked_at.is_(None)
@@ -174,12 +235,19 @@ async def list_api_keys(session: AsyncSession, tenant_id: str) -> list[Any]:
 
 
 async def shop_tenant(session: AsyncSession, shop_domain: str) -> ShopTenant | None:
-    """The tenant owning ``shop_domain`` with its active webhook secrets (newest first)."""
+    """The tenant owning ``shop_domain`` with its webhook secrets (newest first)."""
+    d = shop_domains
     row = (
         await session.execute(
-            select(tenants.c.tenant_id, tenants.c.currency, tenants.c.timezone, tenants.c.status)
-            .join(shop_domains, shop_domains.c.tenant_id == tenants.c.tenant_id)
-            .where(shop_domains.c.shop_domain == shop_domain)
+            select(
+                tenants.c.tenant_id,
+                tenants.c.currency,
+                tenants.c.timezone,
+                tenants.c.status,
+                d.c.disconnected_at,
+            )
+            .join(d, d.c.tenant_id == tenants.c.tenant_id)
+            .where(d.c.shop_domain == shop_domain)
         )
     ).first()
     if row is None:
@@ -187,12 +255,23 @@ async def shop_tenant(session: AsyncSession, shop_domain: str) -> ShopTenant | N
     s = webhook_secrets
     secrets = (
         await session.execute(
-            select(s.c.secret)
-            .where(s.c.tenant_id == row.tenant_id, s.c.revoked_at.is_(None))
+            select(s.c.secret, s.c.revoked_at)
+            .where(
+                s.c.tenant_id == row.tenant_id,
+                s.c.revoked_at.is_(None) | (s.c.revoked_reason == UNINSTALLED),
+            )
             .order_by(s.c.created_at.desc())
         )
-    ).scalars()
-    return ShopTenant(row.tenant_id, row.currency, row.timezone, row.status, tuple(secrets))
+    ).all()
+    return ShopTenant(
+        row.tenant_id,
+        row.currency,
+        row.timezone,
+        row.status,
+        secrets=tuple(x.secret for x in secrets if x.revoked_at is None),
+        connected=row.disconnected_at is None,
+        retired=tuple(x.secret for x in secrets if x.revoked_at is not None),
+    )
 
 
 async def rate_limit_of(session: AsyncSession, tenant_id: str) -> int | None:
