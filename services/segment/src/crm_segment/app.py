@@ -1,5 +1,6 @@
 """The segment service's FastAPI app: REST, the crm.profiles.v1 and crm.tenants.v1
-consumers, the outbox relay to crm.segments.v1 and the sweeper."""
+consumers, the erasure consumer of crm.events.v1, the outbox relay to
+crm.segments.v1 and the sweeper."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.clock import clock_from_env
+from crm_common.erasure import TENANT_REDACT, decode_only
 from crm_common.kafka import ConsumerRunner, Message
 from crm_common.outbox import OutboxRelay
 from crm_common.service import Runtime, create_service_app
@@ -19,6 +21,7 @@ from crm_segment.config import PROFILES_GROUP, SCHEMA, TENANTS_GROUP, Settings
 from crm_segment.context import SegmentContext
 from crm_segment.handlers import sweep
 from crm_segment.handlers.consume import handle_profiles
+from crm_segment.handlers.erasure import ERASURE_GROUP, handle_tenant_erasures
 from crm_segment.handlers.tenants import handle_tenants
 
 
@@ -41,6 +44,13 @@ def build_consumers(ctx: SegmentContext, runtime: Runtime) -> list[ConsumerRunne
             group_id=TENANTS_GROUP,
             topics=[kafka.topic("crm.tenants.v1")],
             handler=handle_tenants,
+            **common,  # type: ignore[arg-type]
+        ),
+        ConsumerRunner(
+            group_id=ERASURE_GROUP,
+            topics=[kafka.topic("crm.events.v1")],
+            handler=handle_tenant_erasures,
+            decode=decode_only({TENANT_REDACT}),
             **common,  # type: ignore[arg-type]
         ),
     ]

@@ -31,6 +31,7 @@ from crm_segment.readmodel import events, memberships, metadata, profiles
 __all__ = [
     "NEW_TABLES",
     "catalog_versions",
+    "erased_profiles",
     "events",
     "memberships",
     "merged_profiles",
@@ -106,6 +107,18 @@ segment_size_history = Table(
     Column("size", BigInteger, nullable=False),
     _stamp("recorded_at"),
     PrimaryKeyConstraint("tenant_id", "segment_id", "day"),
+)
+
+# Erasures applied (privacy.redact_requested, as profile attributed it): events of
+# the profile that occurred up to ``erased_through`` keep no personal data, also
+# when they arrive (or are merged in) later. Created by segment_0004.
+erased_profiles = Table(
+    "erased_profiles",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("profile_id", Text, nullable=False),
+    _stamp("erased_through"),
+    PrimaryKeyConstraint("tenant_id", "profile_id"),
 )
 
 NEW_TABLES = (

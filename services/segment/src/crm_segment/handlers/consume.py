@@ -2,7 +2,8 @@
 
 Writes are applied in arrival order (merges split the batch into runs); every
 profile that changed is then evaluated once, at the end, against the segments
-its changes can affect and their dependents.
+its changes can affect and their dependents. A ``privacy.redact_requested``
+activity erases the person's stored events (:mod:`crm_segment.handlers.erasure`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from crm_common.events.downstream import ProfileActivity, ProfileChanged, Profil
 from crm_common.kafka import Message
 from crm_segment.context import SegmentContext
 from crm_segment.domain.catalog import TenantCatalog
+from crm_segment.handlers import erasure
 from crm_segment.handlers.evaluation import Candidate, evaluate_and_apply
 from crm_segment.repository import locks
 from crm_segment.repository import memberships as membership_repo
@@ -134,9 +136,14 @@ async def _apply_activity(work: TenantWork, activity: list[ProfileActivity]) -> 
         }
         for a in activity
     ]
+    await erasure.scrub_arriving(work.session, work.tenant_id, rows)
     for pid, event_type in await profile_repo.add_events(work.session, work.tenant_id, rows):
         affected = work.catalog.by_event(event_type)
         work.touch(pid, f"profile.activity:{event_type}", segments=affected)
+    for request in erasure.redactions(activity):
+        pid = alias.get(request.data.profile_id, request.data.profile_id)
+        await erasure.erase_person(work.session, work.tenant_id, pid, request.data.occurred_at)
+        work.touch(pid, "privacy.redact_requested", full=True)
 
 
 async def _merge(work: TenantWork, event: ProfileMerged) -> None:
@@ -152,6 +159,7 @@ async def _merge(work: TenantWork, event: ProfileMerged) -> None:
     )
     await membership_repo.move(work.session, work.tenant_id, data.merged_id, survivor, work.now)
     await profile_repo.move_profile(work.session, work.tenant_id, data.merged_id, survivor)
+    await erasure.after_merge(work.session, work.tenant_id, data.merged_id, survivor)
     work.dirty.pop(data.merged_id, None)
     work.known.pop(data.merged_id, None)
     if survivor in work.known:
