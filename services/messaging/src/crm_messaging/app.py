@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         client = httpx.AsyncClient(timeout=service.http_timeout)
         pool = SmtpPool(service)
         services = Services(db=runtime.db, clock=the_clock, settings=settings)
-        runtime.consumers.extend(consumers(runtime))
+        runtime.consumers.extend(consumers(runtime, the_clock))
         runtime.consumers.extend(journey_consumers(runtime, the_clock))
         runtime.relays.append(OutboxRelay(runtime.db, runtime.producer, SCHEMA))
         dispatcher = Dispatcher(

@@ -14,14 +14,16 @@ from crm_messaging.config import (
 )
 from crm_messaging.handlers.attribution import attribute_orders, record_engagements
 from crm_messaging.handlers.journeys_triggers import activity_handler, segments_handler
-from crm_messaging.handlers.readmodel import apply_orders, apply_profiles, apply_tenants
+from crm_messaging.handlers.readmodel import apply_orders, apply_tenants, profiles_handler
 
 
-def consumers(runtime: Runtime) -> list[ConsumerRunner]:
+def consumers(runtime: Runtime, clock: Clock) -> list[ConsumerRunner]:
+    """Read models (tenants, recipients, order lines) with the erasures applied in order
+    with them, and engagement and attribution facts."""
     kafka = runtime.settings.kafka
     routes = (
         ("messaging-tenants", TENANTS_TOPIC, apply_tenants),
-        ("messaging-profiles", PROFILES_TOPIC, apply_profiles),
+        ("messaging-profiles", PROFILES_TOPIC, profiles_handler(clock)),
         ("messaging-orders", EVENTS_TOPIC, apply_orders),
         ("messaging-engagements", EVENTS_TOPIC, record_engagements),
         ("messaging-attribution", PROFILES_TOPIC, attribute_orders),
