@@ -4,8 +4,8 @@ import io
 import pytest
 
 from crm_common.events.customers import Address
-from crm_messaging.domain.dm import DmRow, dm_csv, dm_row, encoding_problems
-from crm_messaging.domain.errors import EncodingProblem, InvalidIdentifier, UnencodableCharacters
+from crm_messaging.domain.dm import DmRow, dm_csv, dm_file, dm_row, encoding_problems
+from crm_messaging.domain.errors import EncodingProblem, InvalidIdentifier
 
 HEADER = "管理番号,郵便番号,都道府県,住所1,住所2,氏名,敬称"
 
@@ -58,18 +58,22 @@ def test_cp932_maps_wave_dash_and_keeps_ibm_extensions() -> None:
     assert data.endswith(b"\r\n")
 
 
-def test_cp932_reports_unrepresentable_characters() -> None:
-    rows = [row(), row("𠮷野 太郎", offer="♡ありがとう")]
+def test_cp932_replaces_unrepresentable_characters_and_reports_them() -> None:
+    rows = [row(), row("𠮷野 太郎", offer="♡ありがとう😀♡"), row(offer="〜OK")]
     expected = [
         EncodingProblem(1, "氏名", "𠮷"),
-        EncodingProblem(1, "offer", "♡"),
+        EncodingProblem(1, "offer", "♡😀"),
     ]
     assert encoding_problems(rows, "cp932") == expected
     assert encoding_problems(rows, "utf-8-sig") == []
-    with pytest.raises(UnencodableCharacters) as info:
-        dm_csv(rows, "cp932")
-    assert info.value.problems == expected
+    file = dm_file(rows, "cp932")
+    assert file.replaced == expected
+    lines = file.content.decode("cp932").splitlines()
+    assert len(lines) == 4  # header + every row: the batch never fails
+    assert lines[2].split(",")[5:] == ["〓野 太郎", "様", "〓ありがとう〓〓"]
+    assert lines[3].endswith(",～OK")  # a cp932 equivalent is mapped, not replaced
     assert "𠮷野" in dm_csv(rows, "utf-8-sig").decode("utf-8-sig")
+    assert dm_file(rows, "utf-8-sig").replaced == []
 
 
 def test_empty_batch_is_just_the_header() -> None:

@@ -29,7 +29,10 @@ async def list_batches(request: Request, services: ServicesDep) -> dict[str, Any
     return {"items": [{k: r[k] for k in keys} for r in rows]}
 
 
-@router.get("/v1/dm-batches/{batch_id}/download", summary="The print CSV; marks the batch sent")
+@router.get(
+    "/v1/dm-batches/{batch_id}/download",
+    summary="The print CSV; marks the batch sent (X-DM-Replaced-Cells: cells printed with 〓)",
+)
 async def download(
     batch_id: str,
     request: Request,
@@ -40,11 +43,32 @@ async def download(
         export = await outputs.export_batch(
             session, caller.tenant_id, batch_id, encoding, services.clock.now()
         )
+    report = f"/v1/dm-batches/{batch_id}/replacements?encoding={encoding}"
     return Response(
         export.content,
         media_type=f"text/csv; charset={_CHARSETS[encoding]}",
-        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            # Cells with characters the encoding cannot hold, printed as 〓: see the report.
+            "X-DM-Replaced-Cells": str(len(export.replaced)),
+            "X-DM-Replacements": report,
+        },
     )
+
+
+@router.get(
+    "/v1/dm-batches/{batch_id}/replacements",
+    summary="Cells whose characters the encoding cannot hold (printed as 〓)",
+)
+async def replacements(
+    batch_id: str,
+    request: Request,
+    services: ServicesDep,
+    encoding: Literal["cp932", "utf-8-sig"] = "cp932",
+) -> dict[str, Any]:
+    async with services.tenant_session(request) as (session, caller):
+        items = await outputs.replacements(session, caller.tenant_id, batch_id, encoding)
+    return {"batch_id": batch_id, "encoding": encoding, "items": items}
 
 
 @router.get("/v1/call-list", summary="The outbound call list")

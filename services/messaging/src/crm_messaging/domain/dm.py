@@ -4,8 +4,11 @@ The CSV has a header row and CRLF line ends. ``utf-8-sig`` (UTF-8 with BOM, so
 Excel detects it) or ``cp932`` (Windows-31J, what vendors call Shift_JIS). For
 cp932 the few characters whose Unicode mapping differs between Shift_JIS
 tables (WAVE DASH 〜 vs FULLWIDTH TILDE ～ ...) are mapped to the cp932 form,
-which prints the same glyph; anything still not representable (e.g. 𠮷) is
-reported with row and column, never dropped or replaced by "?".
+which prints the same glyph. A character still not representable (𠮷, an
+emoji) is replaced by the geta mark 〓 (the typesetter's sign for a missing
+glyph) and reported with its row, column and the characters replaced: one
+customer's name never fails the whole print batch, and nothing is dropped
+silently.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field
@@ -21,10 +25,11 @@ from crm_common.csvcells import safe_row
 from crm_common.events import Frozen
 from crm_common.events.customers import Address
 from crm_common.normalize import clean_text, normalize_postal_code, normalize_prefecture
-from crm_messaging.domain.errors import EncodingProblem, InvalidIdentifier, UnencodableCharacters
+from crm_messaging.domain.errors import EncodingProblem, InvalidIdentifier
 
 DmEncoding = Literal["utf-8-sig", "cp932"]
 
+REPLACEMENT = "〓"  # GETA MARK, in cp932 (0x81AC)
 BASE_COLUMNS = ("管理番号", "郵便番号", "都道府県", "住所1", "住所2", "氏名", "敬称")
 
 # JIS X 0208 code points that Unicode-first text carries in the "other" mapping.
@@ -106,11 +111,25 @@ def _table(rows: Sequence[DmRow]) -> tuple[list[str], list[list[str]]]:
     return header, body  # cells a spreadsheet would run as formulas are neutralised
 
 
+@dataclass(frozen=True)
+class DmFile:
+    """The print file and the cells whose characters were replaced by REPLACEMENT."""
+
+    content: bytes
+    replaced: list[EncodingProblem]
+
+
 def encoding_problems(rows: Sequence[DmRow], encoding: DmEncoding) -> list[EncodingProblem]:
     """Cells of ``rows`` that cannot be written in ``encoding`` (after the cp932 mapping)."""
+    header, body = _table(rows)
+    return _problems(header, body, encoding)
+
+
+def _problems(
+    header: list[str], body: list[list[str]], encoding: DmEncoding
+) -> list[EncodingProblem]:
     if encoding != "cp932":
         return []
-    header, body = _table(rows)
     problems: list[EncodingProblem] = []
     for index, cells in enumerate(body):
         for column, cell in zip(header, cells, strict=True):
@@ -132,16 +151,22 @@ def _encodes(ch: str) -> bool:
     return True
 
 
-def dm_csv(rows: Sequence[DmRow], encoding: DmEncoding) -> bytes:
-    """The print file: header + one line per row, CRLF, in ``encoding``.
+def _replace(body: list[list[str]], header: list[str], problems: list[EncodingProblem]) -> None:
+    columns = {name: n for n, name in enumerate(header)}
+    for problem in problems:
+        cells = body[problem.row]
+        cell = cells[columns[problem.column]].translate(_CP932_EQUIVALENTS)
+        cells[columns[problem.column]] = "".join(
+            REPLACEMENT if ch in problem.characters else ch for ch in cell
+        )
 
-    Raises UnencodableCharacters listing every offending cell (fix or drop those
-    rows; :func:`encoding_problems` finds them beforehand).
-    """
-    problems = encoding_problems(rows, encoding)
-    if problems:
-        raise UnencodableCharacters(encoding, problems)
+
+def dm_file(rows: Sequence[DmRow], encoding: DmEncoding) -> DmFile:
+    """The print file: header + one line per row, CRLF, in ``encoding``; characters
+    the encoding cannot hold are replaced by REPLACEMENT and listed in ``replaced``."""
     header, body = _table(rows)
+    problems = _problems(header, body, encoding)
+    _replace(body, header, problems)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
@@ -149,4 +174,9 @@ def dm_csv(rows: Sequence[DmRow], encoding: DmEncoding) -> bytes:
     text = buffer.getvalue()
     if encoding == "cp932":
         text = text.translate(_CP932_EQUIVALENTS)
-    return text.encode(encoding)
+    return DmFile(text.encode(encoding), problems)
+
+
+def dm_csv(rows: Sequence[DmRow], encoding: DmEncoding) -> bytes:
+    """:func:`dm_file`'s content."""
+    return dm_file(rows, encoding).content

@@ -10,7 +10,6 @@ MessagingError
  │    ├── TokenInvalid        malformed, wrong kind or signature mismatch (tampered)
  │    ├── TokenExpired        signature fine, expiry passed
  │    └── LinkNotAllowed      click token does not name a link of its message
- ├── UnencodableCharacters    DM CSV cells that the chosen encoding cannot hold
  └── JourneyStateError        a run state that does not fit its journey definition
 """
 
@@ -59,19 +58,12 @@ class LinkNotAllowed(TrackingTokenError):
 
 @dataclass(frozen=True)
 class EncodingProblem:
-    """One cell that cannot be written in the chosen encoding (row is 0-based, header excluded)."""
+    """One DM cell the chosen encoding cannot hold (row 0-based, header excluded); its
+    ``characters`` are written as the replacement mark instead."""
 
     row: int
     column: str
     characters: str
-
-
-class UnencodableCharacters(MessagingError):
-    def __init__(self, encoding: str, problems: list[EncodingProblem]) -> None:
-        shown = ", ".join(f"row {p.row} {p.column}: {p.characters}" for p in problems[:5])
-        super().__init__(f"{len(problems)} cell(s) not representable in {encoding}: {shown}")
-        self.encoding = encoding
-        self.problems = problems
 
 
 class JourneyStateError(MessagingError):

@@ -19,6 +19,16 @@ HARD_FAILURES = frozenset({"21211", "21614", "30003", "30005", "30006"})
 FAILED = frozenset({"failed", "undelivered"})
 
 
+async def _verify(session: AsyncSession, message_id: str, signature: str) -> None:
+    """Forbidden unless ``signature`` is the tenant's for this message (no lock taken)."""
+    row = await repo.get_message(session, message_id)
+    if row is None:
+        raise NotFound("unknown message")
+    keys = await tracking_keys(session, row["tenant_id"])
+    if not any(hmac.compare_digest(status_signature(k, message_id), signature) for k in keys):
+        raise Forbidden("bad callback signature")
+
+
 async def sms_status(
     session: AsyncSession,
     message_id: str,
@@ -28,13 +38,14 @@ async def sms_status(
     now: datetime,
 ) -> None:
     """``delivered`` -> message.delivered; ``failed``/``undelivered`` -> message.failed
-    (and message.bounced for numbers that cannot take SMS). Other statuses are progress."""
+    (and message.bounced for numbers that cannot take SMS). Other statuses are progress.
+
+    The signature is checked before the row is locked: an unsigned caller never
+    takes a lock the dispatcher or a genuine callback would wait on."""
+    await _verify(session, message_id, signature)
     row = await repo.lock_message(session, message_id)
     if row is None:
         raise NotFound("unknown message")
-    keys = await tracking_keys(session, row["tenant_id"])
-    if not any(hmac.compare_digest(status_signature(k, message_id), signature) for k in keys):
-        raise Forbidden("bad callback signature")
     if status == "delivered":
         await repo.update_message(session, message_id, delivered_at=now)
         await publish(session, [message_event("delivered", row, now)])
