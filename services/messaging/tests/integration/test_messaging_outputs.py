@@ -94,6 +94,23 @@ async def test_dm_batch_downloads_the_exact_print_file_and_marks_it_sent(harness
     assert (await h.message(tenant, later["message_id"]))["state"] == "sending"
 
 
+async def test_a_print_batch_takes_more_than_five_pieces_in_one_round(harness: Harness) -> None:
+    h = harness
+    h.clock.set(datetime(2026, 3, 5, 10, 0, tzinfo=TOKYO))
+    tenant = await h.tenant()
+    people = {f"many-{n}": traits(420 + n) for n in range(8)}
+    await h.profiles(tenant, people)
+    for pid in people:
+        await h.enqueue(
+            tenant, source_id="dm-many", profile_id=pid, channel="postal_dm", template=DM
+        )
+    await h.dispatch()  # one round, one connection: eight upserts of the day's open batch
+    listed = (await h.client.get("/v1/dm-batches", headers=tenant.headers)).json()["items"]
+    assert [(b["local_date"], b["state"], b["items"]) for b in listed] == [
+        ("2026-03-05", "open", 8)
+    ]
+
+
 async def test_call_list_entry_and_outcome_event(harness: Harness) -> None:
     h = harness
     h.clock.set(datetime(2026, 3, 3, 11, 0, tzinfo=TOKYO))

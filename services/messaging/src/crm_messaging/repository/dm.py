@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, func, select
+from sqlalchemy import RowMapping, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,9 +21,12 @@ async def open_batch(session: AsyncSession, tenant_id: str, local_date: date) ->
     stmt = pg_insert(b).values(
         batch_id=str(uuid.uuid4()), tenant_id=tenant_id, local_date=local_date, state="open"
     )
+    # The partial index's predicate as SQL text, not a bound parameter: from the
+    # sixth execution on a connection PostgreSQL plans generically and can no longer
+    # match ``state = $n`` to the index ("no unique or exclusion constraint").
     await session.execute(
         stmt.on_conflict_do_nothing(
-            index_elements=["tenant_id", "local_date"], index_where=b.c.state == "open"
+            index_elements=["tenant_id", "local_date"], index_where=text("state = 'open'")
         )
     )
     batch_id = await session.scalar(
