@@ -108,16 +108,13 @@ def test_validate_template_reports_parts_and_syntax() -> None:
 
 
 def test_links_html_first_then_text_deduplicated() -> None:
-    rendered = Rendered(
-        parts={
-            "text": "詳しくは https://shop.example.jp/p/1。クーポン https://shop.example.jp/c?x=1.",
-            "html": '<a href="https://shop.example.jp/p/2?a=1&amp;b=2">x</a>'
-            '<a href="mailto:a@b.jp">m</a><a href="https://shop.example.jp/p/1">y</a>',
-            "subject": "no links",
-        },
-        missing=[],
+    template = tpl(
+        text="詳しくは https://shop.example.jp/p/1。クーポン https://shop.example.jp/c?x=1.",
+        html='<a href="https://shop.example.jp/p/2?a=1&amp;b=2">x</a>'
+        '<a href="mailto:a@b.jp">m</a><a href="https://shop.example.jp/p/1">y</a>',
+        subject="no links",
     )
-    assert links(rendered) == [
+    assert links(render(template, {})) == [
         "https://shop.example.jp/p/2?a=1&b=2",
         "https://shop.example.jp/p/1",
         "https://shop.example.jp/c?x=1",

@@ -5,7 +5,8 @@ MessagingError
  ├── NaiveDatetimeError       a timestamp without a timezone reached the domain
  ├── UnknownTimezone          a tenant or journey names no IANA zone
  ├── TemplateRenderError      a template failed at send time for a reason other
- │                            than a missing variable (sandbox violation, bad filter use)
+ │    │                       than a missing variable (sandbox violation, bad filter use)
+ │    └── TemplateOverBudget  a part took too long, wrote too much or needed too much memory
  ├── TrackingTokenError       a tracking token must not be honoured
  │    ├── TokenInvalid        malformed, wrong kind or signature mismatch (tampered)
  │    ├── TokenExpired        signature fine, expiry passed
@@ -38,6 +39,15 @@ class TemplateRenderError(MessagingError):
     def __init__(self, part: str, message: str) -> None:
         super().__init__(f"{part}: {message}")
         self.part = part
+        self.detail = message
+
+
+class TemplateOverBudget(TemplateRenderError):
+    """``budget``: ``time``, ``output`` or ``memory``; the message says the limit."""
+
+    def __init__(self, part: str, budget: str, message: str) -> None:
+        super().__init__(part, message)
+        self.budget = budget
 
 
 class TrackingTokenError(MessagingError):

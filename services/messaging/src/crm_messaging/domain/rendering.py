@@ -5,25 +5,33 @@ and is reported in ``Rendered.missing`` (dotted path, ``[]`` for list items),
 so the caller can decide (e.g. skip when ``coupon_code`` is missing). Only
 ``{{ x }}``-style output, iteration and arithmetic count as use; ``{% if x %}``
 and ``x | default(...)`` are deliberate handling and are not reported.
-Syntax errors are found at save/preview time by :func:`validate_template`.
+Syntax errors and oversized sources are found at save/preview time by
+:func:`validate_template`.
+
+Budgets: :func:`render` stops a message whose output passes ``max_bytes``
+(counted while generating) with TemplateOverBudget naming the part. Time and
+memory are the render pool's (a worker process killed at its deadline):
+nothing here may run on the service's event loop.
+
+``Rendered.links`` are the links the template itself wrote (see
+:mod:`.sandbox` and :func:`.linkscan.authored_links`): only those are ever
+turned into click-tracking redirects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template, TemplateError, TemplateSyntaxError
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError, TemplateSyntaxError
 
 from crm_common.events import Frozen
 from crm_common.events.customers import Channel
-from crm_messaging.domain.errors import TemplateRenderError
-from crm_messaging.domain.linkscan import HTML_PARTS, extract_links
+from crm_messaging.domain import sandbox
+from crm_messaging.domain.errors import TemplateOverBudget, TemplateRenderError
+from crm_messaging.domain.linkscan import HTML_PARTS, authored_links
+from crm_messaging.domain.sandbox import TrustedLink
 from crm_messaging.domain.sms import SmsSegments, sms_segments
 
 __all__ = [
@@ -32,6 +40,7 @@ __all__ = [
     "Rendered",
     "SmsSegments",
     "TemplateProblem",
+    "TrustedLink",
     "links",
     "render",
     "sms_segments",
@@ -39,7 +48,7 @@ __all__ = [
     "validate_template",
 ]
 
-_MISSING: ContextVar[list[str] | None] = ContextVar("crm_template_missing", default=None)
+DEFAULT_MAX_SOURCE_BYTES = 256 * 1024
 
 # channel -> (parts that must be present, parts allowed or None for any field name)
 PART_RULES: dict[Channel, tuple[frozenset[str], frozenset[str] | None]] = {
@@ -61,6 +70,7 @@ class MessageTemplate(Frozen):
 class Rendered:
     parts: dict[str, str]
     missing: list[str]
+    links: list[str] = field(default_factory=list)  # written by the template, see links()
 
 
 @dataclass(frozen=True)
@@ -70,141 +80,101 @@ class TemplateProblem:
     line: int | None = None
 
 
-class _PathDict(dict[str, Any]):
-    """A context mapping that knows its dotted path, for naming missing keys."""
-
-    __slots__ = ("_path",)
-
-    def __init__(self, items: Mapping[str, Any], path: str) -> None:
-        super().__init__(items)
-        self._path = path
-
-
-class _RecordingUndefined(ChainableUndefined):
-    __slots__ = ()
-
-    def _record(self) -> None:
-        if self._undefined_exception is SecurityError:
-            # The sandbox refused an attribute: an attack, not missing data.
-            raise SecurityError(str(self._undefined_hint))
-        sink = _MISSING.get()
-        if sink is not None:
-            sink.append(self._path_name())
-
-    def _path_name(self) -> str:
-        name = str(self._undefined_name)
-        owner = self._undefined_obj
-        return f"{owner._path}.{name}" if isinstance(owner, _PathDict) else name
-
-    def __str__(self) -> str:
-        self._record()
-        return ""
-
-    def __iter__(self) -> Iterator[Any]:
-        self._record()
-        return iter(())
-
-    def _absorb(self, *args: Any, **kwargs: Any) -> _RecordingUndefined:
-        self._record()
-        return self
-
-    def _zero(self) -> int:
-        self._record()
-        return 0
-
-
-# Arithmetic and comparison on a missing value yield the missing value again
-# (rendered empty and reported) instead of raising in the middle of a send.
-_ABSORBING = (
-    "__add__",
-    "__radd__",
-    "__sub__",
-    "__rsub__",
-    "__mul__",
-    "__rmul__",
-    "__truediv__",
-    "__rtruediv__",
-    "__floordiv__",
-    "__rfloordiv__",
-    "__mod__",
-    "__rmod__",
-    "__pow__",
-    "__rpow__",
-    "__pos__",
-    "__neg__",
-    "__lt__",
-    "__le__",
-    "__gt__",
-    "__ge__",
-    "__call__",
-)
-for _name in _ABSORBING:
-    setattr(_RecordingUndefined, _name, _RecordingUndefined._absorb)
-for _name in ("__int__", "__float__", "__complex__"):
-    setattr(_RecordingUndefined, _name, _RecordingUndefined._zero)
-
-
-def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        autoescape=autoescape, undefined=_RecordingUndefined, keep_trailing_newline=True
-    )
-
-
-_ENVIRONMENTS = {True: _environment(True), False: _environment(False)}
-
-
-@lru_cache(maxsize=512)
-def _compile(source: str, autoescape: bool) -> Template:
-    return _ENVIRONMENTS[autoescape].from_string(source)
+# Variables whose value is a link the system itself vouches for (the cart
+# platform's recovery URL from a signed webhook or the shop's own API), so click
+# tracking may wrap it although it arrives in a variable.
+TRUSTED_LINK_VARIABLES = frozenset({"recovery_url"})
 
 
 def _wrap(value: Any, path: str) -> Any:
     if isinstance(value, Mapping):
-        return _PathDict({str(k): _wrap(v, f"{path}.{k}") for k, v in value.items()}, path)
+        return sandbox.PathDict({str(k): _wrap(v, f"{path}.{k}") for k, v in value.items()}, path)
     if isinstance(value, list | tuple):
         return [_wrap(item, f"{path}[]") for item in value]
     return value
 
 
-def _render_part(name: str, source: str, context: Mapping[str, Any]) -> str:
+def _render_part(
+    name: str, source: str, context: Mapping[str, Any], budget: int | None
+) -> tuple[str, int]:
     try:
-        return _compile(source, name in HTML_PARTS).render(context)
+        return sandbox.generate(sandbox.compiled(source, name in HTML_PARTS), context, budget)
+    except sandbox.BudgetExceeded as exc:
+        limit = sandbox.OUTPUT_LIMIT.get()
+        message = f"{exc.message} ({limit} bytes)" if exc.budget == "output" else exc.message
+        raise TemplateOverBudget(name, exc.budget, message) from None
+    except MemoryError:
+        raise TemplateOverBudget(name, "memory", "the render ran out of memory") from None
+    except RecursionError:
+        raise TemplateRenderError(name, "recursion too deep") from None
     except TemplateError as exc:
         raise TemplateRenderError(name, str(exc)) from exc
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise TemplateRenderError(name, f"{type(exc).__name__}: {exc}") from exc
 
 
-def render(template: MessageTemplate, context: Mapping[str, Any]) -> Rendered:
+def render(
+    template: MessageTemplate,
+    context: Mapping[str, Any],
+    max_bytes: int | None = None,
+    on_part: Callable[[str], None] | None = None,
+) -> Rendered:
     """Render every part; missing variables come back as a list, not an error.
 
-    Raises TemplateRenderError for anything else (syntax error in an unvalidated
-    template, sandbox violation, a filter given the wrong type).
+    ``max_bytes``: the output budget of the whole message (UTF-8, all parts);
+    ``on_part`` is told each part's name before it renders (the pool's progress).
+    Raises TemplateOverBudget past the budget, TemplateRenderError for anything
+    else (syntax error in an unvalidated template, sandbox violation, a filter
+    given the wrong type).
     """
     wrapped = {str(k): _wrap(v, str(k)) for k, v in context.items()}
     missing: list[str] = []
-    token = _MISSING.set(missing)
+    marked: dict[str, str] = {}
+    token = sandbox.MISSING.set(missing)
+    limit = sandbox.OUTPUT_LIMIT.set(max_bytes)
     try:
-        parts = {name: _render_part(name, src, wrapped) for name, src in template.parts.items()}
+        left = max_bytes
+        for name, source in template.parts.items():
+            if on_part is not None:
+                on_part(name)
+            marked[name], size = _render_part(name, source, wrapped, left)
+            left = None if left is None else left - size
     finally:
-        _MISSING.reset(token)
-    return Rendered(parts=parts, missing=list(dict.fromkeys(missing)))
+        sandbox.OUTPUT_LIMIT.reset(limit)
+        sandbox.MISSING.reset(token)
+    parts = {name: sandbox.unmark(text) for name, text in marked.items()}
+    return Rendered(parts, list(dict.fromkeys(missing)), authored_links(marked))
 
 
 def links(rendered: Rendered) -> list[str]:
-    """Distinct http(s) links of the rendered message: html hrefs, then URLs in text parts."""
-    return extract_links(rendered.parts)
+    """Distinct http(s) links the template wrote: html hrefs, then URLs in text parts.
+
+    A link whose scheme and host came from a variable (a first name that is a
+    URL, a product field) is not one: it stays plain text and is never tracked.
+    """
+    return list(rendered.links)
 
 
-def validate_template(template: MessageTemplate) -> list[TemplateProblem]:
+def validate_template(
+    template: MessageTemplate, max_source_bytes: int = DEFAULT_MAX_SOURCE_BYTES
+) -> list[TemplateProblem]:
     """Problems to show when a template is saved or previewed; empty when it can be used."""
-    problems = _part_problems(template)
+    problems = _part_problems(template) + _size_problems(template, max_source_bytes)
     for name, source in template.parts.items():
         try:
-            _ENVIRONMENTS[name in HTML_PARTS].parse(source)
+            sandbox.ENVIRONMENTS[name in HTML_PARTS].parse(source)
         except TemplateSyntaxError as exc:
             problems.append(TemplateProblem(name, exc.message or "syntax error", exc.lineno))
     return problems
+
+
+def _size_problems(template: MessageTemplate, limit: int) -> list[TemplateProblem]:
+    sizes = {name: sandbox.utf8_size(source) for name, source in template.parts.items()}
+    if sum(sizes.values()) <= limit:
+        return []
+    largest = max(sizes, key=lambda name: sizes[name])
+    total = sum(sizes.values())
+    return [TemplateProblem(largest, f"template source is {total} bytes, over {limit}")]
 
 
 def _part_problems(template: MessageTemplate) -> list[TemplateProblem]:
@@ -229,7 +199,8 @@ def template_context(
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The variables templates see: ``profile``, ``traits``, ``recommendations``,
-    ``coupon_code`` (absent, hence reported when used, if None) and ``extra`` keys."""
+    ``coupon_code`` (absent, hence reported when used, if None) and ``extra`` keys.
+    ``extra`` values named in TRUSTED_LINK_VARIABLES may be click-tracked."""
     context: dict[str, Any] = {
         "profile": dict(profile),
         "traits": dict(traits),
@@ -238,4 +209,7 @@ def template_context(
     if coupon_code is not None:
         context["coupon_code"] = coupon_code
     context.update(extra or {})
+    for name in TRUSTED_LINK_VARIABLES & context.keys():
+        if isinstance(context[name], str):
+            context[name] = TrustedLink(context[name])
     return context
