@@ -72,6 +72,7 @@ def test_engines_are_on_the_compose_network_only_and_secrets_come_from_env() -> 
     for variable in (
         "CRM_SERVICE_TOKEN",
         "INGEST_ADMIN_TOKEN",
+        "INGEST_SECRETS_KEY",
         "DASHBOARD_SESSION_SECRET",
         "POSTGRES_PASSWORD",
         "GRAFANA_ADMIN_PASSWORD",

@@ -21,7 +21,7 @@ from crm_localstack.paths import Paths
 SERVICES = ("ingest", "profile", "segment", "messaging", "dashboard")
 SOUND = "x" * 40
 HELD = {
-    "ingest": {"CRM_SERVICE_TOKEN", "INGEST_ADMIN_TOKEN"},
+    "ingest": {"CRM_SERVICE_TOKEN", "INGEST_ADMIN_TOKEN", "INGEST_SECRETS_KEY"},
     "profile": {"CRM_SERVICE_TOKEN"},
     "segment": {"CRM_SERVICE_TOKEN"},
     "messaging": {"CRM_SERVICE_TOKEN"},
@@ -51,7 +51,12 @@ def test_missing_published_and_short_secrets_are_named() -> None:
 
 def _without_dev_mode(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "CRM_DEV_MODE"}
-    for variable in ("CRM_SERVICE_TOKEN", "INGEST_ADMIN_TOKEN", "DASHBOARD_SESSION_SECRET"):
+    for variable in (
+        "CRM_SERVICE_TOKEN",
+        "INGEST_ADMIN_TOKEN",
+        "INGEST_SECRETS_KEY",
+        "DASHBOARD_SESSION_SECRET",
+    ):
         env.pop(variable, None)
         env.pop(f"DASHBOARD_{variable}", None)
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
@@ -86,6 +91,7 @@ def test_a_service_with_sound_secrets_starts_without_dev_mode(infra) -> None:  #
         INGEST_PORT=str(port),
         CRM_SERVICE_TOKEN="s" * 32,
         INGEST_ADMIN_TOKEN="a" * 32,
+        INGEST_SECRETS_KEY="e" * 32,
     )
     env.pop("CRM_DEV_MODE", None)
     proc = subprocess.Popen(

@@ -43,10 +43,10 @@ def up(timeout: Timeout = 180) -> None:
     """Start Kafka, PostgreSQL, run migrations, start every service, wait for /readyz."""
     p = paths()
     _infra_up(p, timeout)
+    keys = secrets.ensure(p)  # first: ingest's migrations seal with INGEST_SECRETS_KEY
     for name in services.SERVICES:
         if not services.is_running(p, name):
-            services.migrate(name)
-    keys = secrets.ensure(p)
+            services.migrate(name, keys)
     started = {name: services.start(p, name, keys) for name in services.PROCESSES}
     for name in services.PROCESSES:
         try:

@@ -14,7 +14,12 @@ from pathlib import Path
 
 from crm_localstack.paths import Paths
 
-VARIABLES = ("CRM_SERVICE_TOKEN", "INGEST_ADMIN_TOKEN", "DASHBOARD_SESSION_SECRET")
+VARIABLES = (
+    "CRM_SERVICE_TOKEN",
+    "INGEST_ADMIN_TOKEN",
+    "INGEST_SECRETS_KEY",
+    "DASHBOARD_SESSION_SECRET",
+)
 
 
 def secrets_file(p: Paths) -> Path:

@@ -39,8 +39,9 @@ def url_of(name: str) -> str:
     return f"http://127.0.0.1:{port_of(name)}"
 
 
-def migrate(name: str) -> None:
-    subprocess.run([sys.executable, "-m", f"crm_{name}", "migrate"], check=True)
+def migrate(name: str, secrets: dict[str, str] | None = None) -> None:
+    env = dict(os.environ, **(secrets or {}))
+    subprocess.run([sys.executable, "-m", f"crm_{name}", "migrate"], check=True, env=env)
 
 
 def start(p: Paths, name: str, secrets: dict[str, str] | None = None) -> bool:

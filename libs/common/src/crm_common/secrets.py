@@ -23,6 +23,7 @@ KNOWN_DEFAULTS = frozenset(
         "dev-service-token",
         "dev-admin-token",
         "dev-dashboard-session-secret",
+        "dev-ingest-secrets-key",
         "change-me",
         "changeme",
         "secret",

@@ -16,7 +16,7 @@ from crm_common.service import Runtime, create_service_app
 from crm_ingest.api import admin, errors, events, imports, webhooks
 from crm_ingest.config import SCHEMA, Settings
 from crm_ingest.context import IngestContext
-from crm_ingest.handlers import ratelimit
+from crm_ingest.handlers import ratelimit, tenants
 from crm_ingest.importer import ImportWorker
 from crm_ingest.normalizer import build_normalizer
 from crm_ingest.shopcache import ShopCache
@@ -65,8 +65,9 @@ async def _setup(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
 
 async def _maintain(ctx: IngestContext, poll_seconds: float = 1.0) -> None:
     """Start imports queued by API-only processes (every second); resume imports left
-    by a crashed worker, delete spool files no import needs and forget old rate-limit
-    windows (at start, then every stale/2 seconds)."""
+    by a crashed worker, delete spool files no import needs, forget old rate-limit
+    windows and reseal webhook secrets under the newest key (at start, then every
+    stale/2 seconds)."""
     every = max(1, round(min(30.0, ctx.settings.service.import_stale_seconds / 2) / poll_seconds))
     round_no = 0
     while True:
@@ -76,6 +77,7 @@ async def _maintain(ctx: IngestContext, poll_seconds: float = 1.0) -> None:
                 await ctx.imports.resume_stale()
                 await ctx.imports.sweep_spool()
                 await ratelimit.prune(ctx.db)
+                await tenants.reseal_secrets(ctx.db)
         except Exception as exc:  # retried next round
             log.warning("maintenance failed", extra={"error": repr(exc)})
         round_no += 1

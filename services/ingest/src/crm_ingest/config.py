@@ -23,6 +23,8 @@ class IngestService(ServiceSettings):
     name: str = "ingest"
     port: int = 8001
     admin_token: SecretStr = SecretStr("dev-admin-token")
+    # Seals webhook secrets at rest: keys comma-separated, newest first (crm_ingest.sealing).
+    secrets_key: SecretStr = SecretStr("dev-ingest-secrets-key")
     # 3 MiB: a body wrapped in its raw record (JSON-escaped, worst case twice its
     # size) still fits one Kafka record (KAFKA_MAX_MESSAGE_BYTES, 8 MiB); Shopify's
     # largest real orders (B2B, hundreds of lines) are about 2 MB.
@@ -43,7 +45,11 @@ class IngestService(ServiceSettings):
     accepted_retention_days: int = Field(default=400, ge=30)
 
     def secrets(self) -> dict[str, SecretStr | None]:
-        return {**super().secrets(), "INGEST_ADMIN_TOKEN": self.admin_token}
+        return {
+            **super().secrets(),
+            "INGEST_ADMIN_TOKEN": self.admin_token,
+            "INGEST_SECRETS_KEY": self.secrets_key,
+        }
 
 
 class Settings(BaseServiceSettings):

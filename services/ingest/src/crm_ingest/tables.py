@@ -62,7 +62,8 @@ webhook_secrets = Table(
     metadata,
     Column("secret_id", Text, primary_key=True),
     Column("tenant_id", Text, ForeignKey(_TENANT_FK), nullable=False, index=True),
-    Column("secret", Text, nullable=False),
+    # The secret sealed with INGEST_SECRETS_KEY (crm_ingest.sealing), never plaintext.
+    Column("sealed_secret", Text, nullable=False),
     _now(),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     # Why: NULL (an operator) or 'app_uninstalled' (still verifies Shopify's privacy

@@ -13,18 +13,24 @@ A webhook secret added afterwards is a reinstall: it connects the shops again.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_common.db import Database
 from crm_common.events import TenantConfig, TenantConfigured, stable_event_id, utcnow
 from crm_common.outbox import enqueue
 from crm_common.tenancy import hash_api_key, new_api_key
 from crm_ingest.config import SCHEMA, TENANTS_TOPIC
 from crm_ingest.handlers.errors import Conflict, NotFound
 from crm_ingest.repository import tenants as repo
+from crm_ingest.repository import webhook_secrets as secrets_repo
+from crm_ingest.sealing import secret_box
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ async def create_tenant(session: AsyncSession, cmd: NewTenant) -> IssuedKey:
     if taken:
         raise Conflict(f"shop domain(s) already belong to another tenant: {', '.join(taken)}")
     for secret in cmd.webhook_secrets:
-        await repo.add_secret(session, tenant_id, _new_id("ws"), secret)
+        await secrets_repo.add_secret(session, tenant_id, _new_id("ws"), secret)
     return await issue_api_key(session, tenant_id)
 
 
@@ -90,7 +96,7 @@ async def add_webhook_secret(session: AsyncSession, tenant_id: str, secret: str)
     (the merchant reinstalled the app)."""
     await _existing(session, tenant_id)
     secret_id = _new_id("ws")
-    await repo.add_secret(session, tenant_id, secret_id, secret)
+    await secrets_repo.add_secret(session, tenant_id, secret_id, secret)
     await repo.reconnect_shops(session, tenant_id)
     await _announce(session, tenant_id)
     return secret_id
@@ -104,21 +110,37 @@ async def uninstall_shop(
     if not await repo.disconnect_shop(session, tenant_id, shop_domain):
         return None
     if await repo.connected_shops(session, tenant_id) == 0:
-        await repo.retire_secrets(session, tenant_id)
+        await secrets_repo.retire_secrets(session, tenant_id)
     return await _announce(session, tenant_id)
 
 
 async def revoke_webhook_secret(session: AsyncSession, tenant_id: str, secret_id: str) -> None:
     await _existing(session, tenant_id)
-    if not await repo.revoke_secret(session, tenant_id, secret_id):
+    if not await secrets_repo.revoke_secret(session, tenant_id, secret_id):
         raise NotFound(f"no active webhook secret {secret_id!r} for tenant {tenant_id!r}")
     await _announce(session, tenant_id)
+
+
+async def reseal_secrets(db: Database, batch: int = 500) -> int:
+    """Seal every webhook secret again under the newest ``INGEST_SECRETS_KEY`` (after
+    a key was put in front), a batch per transaction; the number resealed."""
+    total = 0
+    while True:
+        async with db.transaction() as session:
+            rows = await secrets_repo.sealed_before(session, secret_box().newest_key_id, batch)
+            done = await secrets_repo.reseal(session, rows)
+        total += done
+        if len(rows) < batch or done == 0:  # the rest no configured key opens
+            break
+    if total:
+        log.info("webhook secrets resealed under the newest key", extra={"rows": total})
+    return total
 
 
 async def describe(session: AsyncSession, tenant_id: str) -> dict[str, Any]:
     """The admin view: settings, secret ids (never values) and key ids (never keys)."""
     row = await _existing(session, tenant_id)
-    secrets_ = await repo.list_secrets(session, tenant_id)
+    secrets_ = await secrets_repo.list_secrets(session, tenant_id)
     keys = await repo.list_api_keys(session, tenant_id)
     domains = await repo.list_shop_domains(session, tenant_id)
     return {

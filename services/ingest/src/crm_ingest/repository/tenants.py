@@ -1,4 +1,4 @@
-"""Tenants, their shop domains, webhook secrets and API keys."""
+"""Tenants, their shop domains and API keys (webhook secrets: :mod:`.webhook_secrets`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.events import TenantConfig
-from crm_ingest.tables import api_keys, shop_domains, tenants, webhook_secrets
+from crm_ingest.repository import webhook_secrets
+from crm_ingest.tables import api_keys, shop_domains, tenants
 
 _EMPTY: Any = literal_column("'{}'::text[]")
-UNINSTALLED = "app_uninstalled"
-"""``webhook_secrets.revoked_reason`` of secrets retired by the app's uninstall."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +79,6 @@ async def add_shop_domains(
     return [d for d in domains if d not in claimed]
 
 
-async def add_secret(session: AsyncSession, tenant_id: str, secret_id: str, secret: str) -> None:
-    await session.execute(
-        webhook_secrets.insert().values(secret_id=secret_id, tenant_id=tenant_id, secret=secret)
-    )
-
-
 async def disconnect_shop(session: AsyncSession, tenant_id: str, shop_domain: str) -> bool:
     """Mark the tenant's shop domain disconnected; False if it already was (or is not
     the tenant's)."""
@@ -121,33 +114,10 @@ async def connected_shops(session: AsyncSession, tenant_id: str) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def retire_secrets(session: AsyncSession, tenant_id: str) -> int:
-    """Revoke every active secret of the tenant because the app was uninstalled."""
-    s = webhook_secrets
-    result = await session.execute(
-        update(s)
-        .where(s.c.tenant_id == tenant_id, s.c.revoked_at.is_(None))
-        .values(revoked_at=func.now(), revoked_reason=UNINSTALLED)
-        .returning(s.c.secret_id)
-    )
-    return len(result.all())
-
-
 async def list_shop_domains(session: AsyncSession, tenant_id: str) -> list[Any]:
     d = shop_domains
     stmt = select(d).where(d.c.tenant_id == tenant_id).order_by(d.c.shop_domain)
     return list((await session.execute(stmt)).all())
-
-
-async def revoke_secret(session: AsyncSession, tenant_id: str, secret_id: str) -> bool:
-    s = webhook_secrets
-    result = await session.execute(
-        update(s)
-        .where(s.c.tenant_id == tenant_id, s.c.secret_id == secret_id, s.c.revoked_at.is_(None))
-        .values(revoked_at=func.now())
-        .returning(s.c.secret_id)
-    )
-    return result.first() is not None
 
 
 async def add_api_key(session: AsyncSession, tenant_id: str, key_id: str, key_hash: str) -> None:
@@ -222,12 +192,6 @@ async def list_tenants(session: AsyncSession) -> list[Any]:
     return list((await session.execute(select(tenants).order_by(tenants.c.created_at))).all())
 
 
-async def list_secrets(session: AsyncSession, tenant_id: str) -> list[Any]:
-    s = webhook_secrets
-    stmt = select(s).where(s.c.tenant_id == tenant_id).order_by(s.c.created_at, s.c.secret_id)
-    return list((await session.execute(stmt)).all())
-
-
 async def list_api_keys(session: AsyncSession, tenant_id: str) -> list[Any]:
     k = api_keys
     stmt = select(k).where(k.c.tenant_id == tenant_id).order_by(k.c.created_at, k.c.key_id)
@@ -252,25 +216,15 @@ async def shop_tenant(session: AsyncSession, shop_domain: str) -> ShopTenant | N
     ).first()
     if row is None:
         return None
-    s = webhook_secrets
-    secrets = (
-        await session.execute(
-            select(s.c.secret, s.c.revoked_at)
-            .where(
-                s.c.tenant_id == row.tenant_id,
-                s.c.revoked_at.is_(None) | (s.c.revoked_reason == UNINSTALLED),
-            )
-            .order_by(s.c.created_at.desc())
-        )
-    ).all()
+    active, retired = await webhook_secrets.usable(session, row.tenant_id)
     return ShopTenant(
         row.tenant_id,
         row.currency,
         row.timezone,
         row.status,
-        secrets=tuple(x.secret for x in secrets if x.revoked_at is None),
+        secrets=tuple(active),
         connected=row.disconnected_at is None,
-        retired=tuple(x.secret for x in secrets if x.revoked_at is not None),
+        retired=tuple(retired),
     )
 
 
