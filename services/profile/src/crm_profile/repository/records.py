@@ -203,12 +203,16 @@ async def write_profiles(session: AsyncSession, tenant_id: str, rows: list[dict[
 
 
 async def erase_tenant(session: AsyncSession, tenant_id: str) -> None:
-    """Delete every profile row of a tenant (Shopify ``shop/redact``)."""
-    from crm_profile.tables import rank_history, rfm_settings
+    """Delete every profile row of a tenant (Shopify ``shop/redact``), its outbox rows
+    too (every key is ``tenant:...``; snapshots carry contact blocks, activity the
+    events' data): nothing more of the shop is sent, and no copy is kept."""
+    from crm_profile.tables import outbox, rank_history, rfm_settings
 
     erased = (timeline, engagement, subscriptions, orders, identifiers, profiles, rfm_settings)
     for table in (*erased, rank_history):
         await session.execute(delete(table).where(table.c.tenant_id == tenant_id))
+    prefix = f"{tenant_id}:"
+    await session.execute(delete(outbox).where(func.left(outbox.c.key, len(prefix)) == prefix))
 
 
 async def forget_published_api_events(
