@@ -1,5 +1,6 @@
 """The ingest service's FastAPI app: webhooks, generic API, imports, admin; the
-normalizer (crm.raw.v1 -> crm.events.v1) and the outbox relay run in-process."""
+normalizer (crm.raw.v1 -> crm.events.v1), the erasure consumer and the outbox relay
+run in-process."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from crm_common.service import Runtime, create_service_app
 from crm_ingest.api import admin, errors, events, imports, webhooks
 from crm_ingest.config import SCHEMA, Settings
 from crm_ingest.context import IngestContext
+from crm_ingest.erasure import build_erasure_consumer
 from crm_ingest.handlers import ratelimit, tenants
 from crm_ingest.importer import ImportWorker
 from crm_ingest.normalizer import build_normalizer
@@ -53,6 +55,7 @@ async def _setup(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     )
     runtime.extras["ingest"] = ctx
     runtime.consumers.append(build_normalizer(runtime.db, runtime.producer, settings.kafka))
+    runtime.consumers.append(build_erasure_consumer(runtime.db, runtime.producer, settings.kafka))
     runtime.relays.append(OutboxRelay(runtime.db, runtime.producer, SCHEMA))
     runtime.retention.append(
         Retention(accepted_events, "accepted_at", service.accepted_retention_days)
