@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from segment_strategies import definitions_json
 
 from crm_segment.domain.definition import (
-    MAX_DEPTH,
     AllOf,
     EventCondition,
     NotOf,
@@ -20,6 +19,7 @@ from crm_segment.domain.definition import (
     parse_definition,
 )
 from crm_segment.domain.errors import DefinitionError
+from crm_segment.domain.limits import DEFAULT_LIMITS
 from crm_segment.domain.values import ValueKind
 
 
@@ -75,6 +75,14 @@ def test_the_error_path_names_the_offending_value() -> None:
         ({"trait": "x", "op": "exists", "value": 1}, "value", "operator exists takes no value"),
         ({"trait": "x", "op": "<", "value": True}, "value", "operator < needs numbers"),
         ({"trait": "x", "op": "in", "value": [1, "abc"]}, "value", "values mix kinds"),
+        ({"trait": "x", "op": "in", "value": ["a", "b\x00"]}, "value", "value must be a number"),
+        ({"trait": "x\x00", "op": "exists"}, "trait", "field path 'x\\x00' has a NUL"),
+        ({"segment": "seg_\x00"}, "segment", "String should match pattern"),
+        (
+            {"time": "t", "between": ["2020-01-01", "9999-12-31T23:00:00-14:00"]},
+            "between[1]",
+            "'9999-12-31T23:00:00-14:00' is outside the years 1000 to 9999 in UTC",
+        ),
         (
             {"trait": "x", "op": "=", "value": "abc", "type": "number"},
             "value",
@@ -167,12 +175,16 @@ def test_invalid_json_is_a_definition_error() -> None:
 
 
 def test_nesting_deeper_than_the_limit_names_the_first_too_deep_node() -> None:
+    depth = DEFAULT_LIMITS.max_definition_depth
     node: dict[str, Any] = {"trait": "x", "op": "exists"}
-    for _ in range(MAX_DEPTH - 1):
+    for _ in range(depth - 1):
         node = {"all": [node]}
     parse_definition(node)  # exactly at the limit
     assert errors_of({"any": [{"trait": "y", "op": "exists"}, node]}) == [
-        ("any[1]" + ".all[0]" * (MAX_DEPTH - 1), f"conditions nest deeper than {MAX_DEPTH} levels")
+        (
+            "any[1]" + ".all[0]" * (depth - 1),
+            f"conditions nest deeper than {depth} levels (limit max_definition_depth = {depth})",
+        )
     ]
 
 

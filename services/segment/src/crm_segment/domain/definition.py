@@ -52,7 +52,14 @@ from pydantic import (
 
 from crm_common.events import Frozen
 from crm_common.events.customers import Channel, ConsentState
-from crm_segment.domain.errors import DefinitionError, from_validation_error, too_deep
+from crm_segment.domain.errors import DefinitionError, from_validation_error
+from crm_segment.domain.limits import (
+    DEFAULT_LIMITS,
+    DefinitionLimits,
+    LimitExceededError,
+    LimitProblem,
+    check_limits,
+)
 from crm_segment.domain.operands import check_operands, check_rfm, operands_of
 from crm_segment.domain.spans import CountSpec, Duration, Instant, Window
 from crm_segment.domain.values import (
@@ -67,7 +74,6 @@ from crm_segment.domain.values import (
 
 __all__ = [
     "CONDITION_TAGS",
-    "MAX_DEPTH",
     "AllOf",
     "AnyOf",
     "Condition",
@@ -75,9 +81,11 @@ __all__ = [
     "CountSpec",
     "Definition",
     "DefinitionError",
+    "DefinitionLimits",
     "Duration",
     "EventCondition",
     "FStageCondition",
+    "LimitExceededError",
     "NotOf",
     "PropertyFilter",
     "RfmCondition",
@@ -85,6 +93,7 @@ __all__ = [
     "TimeCondition",
     "TraitCondition",
     "Window",
+    "limit_problem",
     "parse_definition",
 ]
 
@@ -196,7 +205,7 @@ class ConsentCondition(Frozen):
 
 class SegmentCondition(Frozen):
     tag: ClassVar[str] = "segment"
-    segment: str = Field(min_length=1, max_length=100)
+    segment: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00]+$")
 
 
 class AllOf(Frozen):
@@ -229,7 +238,7 @@ _NODE_CLASSES: tuple[type[Frozen], ...] = (
 CONDITION_TAGS: tuple[str, ...] = tuple(str(cls.tag) for cls in _NODE_CLASSES)  # type: ignore[attr-defined]
 
 
-def _condition_tag(value: Any) -> str | None:
+def condition_tag(value: Any) -> str | None:
     if isinstance(value, dict):
         return next((tag for tag in CONDITION_TAGS if tag in value), None)
     tag = getattr(type(value), "tag", None)
@@ -248,7 +257,7 @@ Condition = Annotated[
     | Annotated[ConsentCondition, Tag("consent")]
     | Annotated[SegmentCondition, Tag("segment")],
     Discriminator(
-        _condition_tag,
+        condition_tag,
         custom_error_type="unknown_condition",
         custom_error_message="expected an object with one of the keys " + ", ".join(CONDITION_TAGS),
     ),
@@ -268,14 +277,22 @@ class Definition(RootModel[Condition]):
         return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
 
 
-MAX_DEPTH = 10
-"""Most nested condition levels (a single leaf is level 1)."""
+def limit_problem(data: Any, limits: DefinitionLimits = DEFAULT_LIMITS) -> LimitProblem | None:
+    """The first limit a definition's JSON exceeds (a stored one may predate them), or None."""
+    return check_limits(data, limits, condition_tag)
 
 
-def parse_definition(source: str | bytes | Mapping[str, Any] | Definition) -> Definition:
+def parse_definition(
+    source: str | bytes | Mapping[str, Any] | Definition,
+    limits: DefinitionLimits = DEFAULT_LIMITS,
+) -> Definition:
     """Parse and validate a definition from JSON text or its decoded object.
 
-    Raises :class:`DefinitionError` listing every problem with its path.
+    The limits are checked first, on the raw JSON, so an oversized definition
+    costs no more than the limits allow before it is refused. Raises
+    :class:`LimitExceededError` naming the limit and where it was exceeded, or
+    :class:`DefinitionError` listing every problem with its path. CPU-bound:
+    callers on an event loop run it in a worker thread.
     """
     if isinstance(source, Definition):
         return source
@@ -285,9 +302,9 @@ def parse_definition(source: str | bytes | Mapping[str, Any] | Definition) -> De
             data = orjson.loads(source)
         except orjson.JSONDecodeError as exc:
             raise DefinitionError([("", f"invalid JSON: {exc}")]) from None
-    deep = too_deep(data, MAX_DEPTH, _condition_tag)
-    if deep is not None:
-        raise DefinitionError([(deep, f"conditions nest deeper than {MAX_DEPTH} levels")])
+    problem = limit_problem(data, limits)
+    if problem is not None:
+        raise LimitExceededError(problem)
     try:
         return Definition.model_validate(data)
     except ValidationError as exc:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 _LIST_NODES = frozenset({"all", "any"})
+MAX_REPORTED = 20
+"""At most this many problems are reported: a huge invalid input gets a short answer."""
 
 
 class DefinitionError(ValueError):
@@ -20,8 +21,17 @@ class DefinitionError(ValueError):
     """
 
     def __init__(self, errors: Sequence[tuple[str, str]]) -> None:
-        self.errors: list[tuple[str, str]] = list(errors)
-        super().__init__("; ".join(f"{path or '<root>'}: {message}" for path, message in errors))
+        self.errors: list[tuple[str, str]] = [
+            (_printable(path), _printable(message)) for path, message in errors[:MAX_REPORTED]
+        ]
+        super().__init__(
+            "; ".join(f"{path or '<root>'}: {message}" for path, message in self.errors)
+        )
+
+
+def _printable(text: str) -> str:
+    # A JSON key may carry a lone surrogate, which no UTF-8 answer can hold.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def definition_path(loc: Sequence[int | str]) -> str:
@@ -72,25 +82,5 @@ def _is_echo(error: ErrorDetails) -> bool:
 
 def from_validation_error(exc: ValidationError) -> DefinitionError:
     """Translate pydantic's errors, one (path, message) per error."""
-    errors = [e for e in exc.errors() if not _is_echo(e)]
+    errors = [e for e in exc.errors() if not _is_echo(e)][:MAX_REPORTED]
     return DefinitionError([(definition_path(e["loc"]), _message(e)) for e in errors])
-
-
-def too_deep(node: Any, max_depth: int, tag_of: Any, path: str = "", depth: int = 1) -> str | None:
-    """The path of the first condition nested deeper than ``max_depth``, if any.
-
-    Checked on the raw JSON before validation so a hostile definition cannot
-    make validation recurse without bound.
-    """
-    if depth > max_depth:
-        return path
-    tag = tag_of(node)
-    prefix = f"{path}." if path else ""
-    if tag == "not":
-        return too_deep(node["not"], max_depth, tag_of, f"{prefix}not", depth + 1)
-    if tag in _LIST_NODES and isinstance(node[tag], list):
-        for index, child in enumerate(node[tag]):
-            found = too_deep(child, max_depth, tag_of, f"{prefix}{tag}[{index}]", depth + 1)
-            if found is not None:
-                return found
-    return None

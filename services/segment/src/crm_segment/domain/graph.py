@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Set
+from typing import Any
 
 from crm_segment.domain.definition import (
     AllOf,
@@ -11,6 +12,7 @@ from crm_segment.domain.definition import (
     Definition,
     NotOf,
     SegmentCondition,
+    condition_tag,
 )
 from crm_segment.domain.evaluate import root_of
 
@@ -32,6 +34,57 @@ def _walk(condition: Condition, path: str) -> Iterator[tuple[str, str]]:
             yield from _walk(condition.not_, f"{prefix}not")
         case SegmentCondition():
             yield f"{prefix}segment", condition.segment
+
+
+def stored_references(data: Any) -> set[str]:
+    """Segment ids a stored definition (its canonical JSON) references.
+
+    Walks the JSON without validating it: stored definitions were valid when
+    saved, and one saved before the size limits may be far too big to parse
+    for every save of another segment.
+    """
+    found: set[str] = set()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        tag = condition_tag(node)
+        if tag in ("all", "any") and isinstance(node[tag], list):
+            stack.extend(node[tag])
+        elif tag == "not":
+            stack.append(node["not"])
+        elif tag == "segment" and isinstance(node["segment"], str):
+            found.add(node["segment"])
+    return found
+
+
+def chain_length(edges: Mapping[str, Set[str]], start: str) -> int:
+    """Segments in the longest reference chain through ``start`` (1: it references none
+    and none references it). ``edges`` (node -> referenced nodes) hold no cycle."""
+    readers: dict[str, set[str]] = {}
+    for node, targets in edges.items():
+        for target in targets:
+            readers.setdefault(target, set()).add(node)
+    return longest_chain(edges, start) + longest_chain(readers, start) - 1
+
+
+def longest_chain(edges: Mapping[str, Set[str]], start: str) -> int:
+    """Segments in the longest chain of ``edges`` starting at ``start`` (itself included)."""
+    # Iterative post-order: no recursion limit to hit. A node met again while
+    # it is being expanded (a cycle, which saving never allows) counts nothing.
+    length: dict[str, int] = {}
+    open_nodes: set[str] = set()
+    stack: list[tuple[str, bool]] = [(start, False)]
+    while stack:
+        node, expanded = stack.pop()
+        targets = edges.get(node, set())
+        if expanded:
+            open_nodes.discard(node)
+            length[node] = 1 + max((length.get(t, 0) for t in targets), default=0)
+        elif node not in length and node not in open_nodes:
+            open_nodes.add(node)
+            stack.append((node, True))
+            stack.extend((t, False) for t in targets if t not in length)
+    return length[start]
 
 
 def find_cycle(edges: Mapping[str, Set[str]], start: str) -> list[str] | None:

@@ -18,7 +18,6 @@ from crm_segment.domain.values import (
 ORDERED_OPS = frozenset({"<", "<=", ">", ">=", "between"})
 NO_VALUE_OPS = frozenset({"exists", "not_exists"})
 LIST_OPS = frozenset({"in", "not_in"})
-MAX_LIST = 1000
 RFM_RANKS = ("A", "B", "C", "D", "E")
 RFM_SCORES = (1, 2, 3, 4, 5)
 
@@ -31,9 +30,9 @@ def _values(op: str, value: Operand) -> tuple[Scalar, ...]:
         if value is not None:
             raise ValueError(f"operator {op} takes no value")
         return ()
-    if op in LIST_OPS:
-        if not isinstance(value, tuple) or not 1 <= len(value) <= MAX_LIST:
-            raise ValueError(f"operator {op} needs a list of 1 to {MAX_LIST} values")
+    if op in LIST_OPS:  # how many at most: limits.max_list_values
+        if not isinstance(value, tuple) or not value:
+            raise ValueError(f"operator {op} needs a list of values")
         return value
     if op == "between":
         if not isinstance(value, tuple) or len(value) != 2:

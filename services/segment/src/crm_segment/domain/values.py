@@ -149,7 +149,10 @@ def parse_instant(raw: object) -> datetime:
     instant = as_datetime(raw)
     if instant is None:
         raise ValueError(f"{raw!r} is not a date or an ISO timestamp with a time zone")
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-14:00 is in year 10000 in UTC
+        raise ValueError(f"{raw!r} is outside the years 1000 to 9999 in UTC") from None
 
 
 def check_path(path: str) -> str:
@@ -166,7 +169,20 @@ def check_path(path: str) -> str:
     for segment in segments:
         if not segment or segment != segment.strip() or _INTEGER_LIKE.fullmatch(segment):
             raise ValueError(f"invalid field path segment {segment!r} in {path!r}")
+    if not storable(path):
+        raise ValueError(f"field path {path!r} has a NUL character")
     return path
+
+
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can store and compare this text (no NUL, valid UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as \ud800
+        return False
+    return True
 
 
 def resolve(document: Mapping[str, Any], path: str) -> Any:
@@ -224,7 +240,7 @@ def operand_input(value: object) -> Scalar | tuple[Scalar, ...] | None:
         return value
     if isinstance(value, list | tuple) and all(_is_scalar(item) for item in value):
         return tuple(value)
-    raise ValueError("value must be a number, text, true/false, or a list of those")
+    raise ValueError("value must be a number, text (without NUL), true/false, or a list of those")
 
 
 def operand_output(value: Scalar | tuple[Scalar, ...] | None, info: SerializationInfo) -> Any:
@@ -239,7 +255,9 @@ def operand_output(value: Scalar | tuple[Scalar, ...] | None, info: Serializatio
 def _is_scalar(value: object) -> bool:
     if isinstance(value, float | Decimal):
         return math.isfinite(value)
-    return isinstance(value, bool | int | str)
+    if isinstance(value, str):
+        return storable(value)
+    return isinstance(value, bool | int)
 
 
 def typed_key(value: object) -> object:
