@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 from prometheus_client import REGISTRY
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
+from crm_common.internal_auth import AUDIENCES, key_variable
 from crm_common.settings import SERVICE_PORTS, KafkaSettings, PostgresSettings
 from crm_dashboard.ops.settings import OpsSettings
 
@@ -52,16 +55,24 @@ def test_service_env_and_ports_match_settings(name: str, monkeypatch: pytest.Mon
     assert set(env) <= known, set(env) - known
 
 
+def _names(model: type[BaseSettings], prefix: str) -> set[str]:
+    """Environment variables a settings class reads: prefixed field names and aliases."""
+    names = set()
+    for field, info in model.model_fields.items():
+        names.add(f"{prefix}{field}".upper())
+        alias = info.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        names |= {c for c in choices if isinstance(c, str) and c.isupper()}
+    return names
+
+
 def _known_env_names(name: str) -> set[str]:
     config = importlib.import_module(f"crm_{name}.config")
     service_cls = config.Settings.model_fields["service"].default_factory().__class__
-    prefix = service_cls.model_config["env_prefix"]
-    names = {f"{prefix}{f}".upper() for f in service_cls.model_fields}
-    names |= {f"KAFKA_{f}".upper() for f in KafkaSettings.model_fields}
-    names |= {f"POSTGRES_{f}".upper() for f in PostgresSettings.model_fields}
-    names |= {"LOG_LEVEL", "CRM_SERVICE_TOKEN"}
+    names = _names(service_cls, service_cls.model_config["env_prefix"])
+    names |= _names(KafkaSettings, "KAFKA_") | _names(PostgresSettings, "POSTGRES_")
     if name == "dashboard":  # the operations view reads its own settings in that process
-        names |= {f"DASHBOARD_{f}".upper() for f in OpsSettings.model_fields}
+        names |= _names(OpsSettings, "DASHBOARD_")
     return names
 
 
@@ -70,7 +81,8 @@ def test_engines_are_on_the_compose_network_only_and_secrets_come_from_env() -> 
         assert "ports" not in COMPOSE["services"][engine], engine
     text = (ROOT / "docker-compose.yml").read_text()
     for variable in (
-        "CRM_SERVICE_TOKEN",
+        *(key_variable(a) for a in AUDIENCES),
+        "CRM_METRICS_TOKEN",
         "INGEST_ADMIN_TOKEN",
         "INGEST_SECRETS_KEY",
         "DASHBOARD_SESSION_SECRET",
@@ -84,6 +96,25 @@ def test_engines_are_on_the_compose_network_only_and_secrets_come_from_env() -> 
     for spec in COMPOSE["services"].values():
         for published in spec.get("ports", []):
             assert published.startswith("127.0.0.1:"), published
+
+
+def test_each_service_holds_only_the_key_for_itself_and_the_console_all_four() -> None:
+    keys = {key_variable(a) for a in AUDIENCES}
+    for name in SERVICES:
+        env = COMPOSE["services"][name]["environment"]
+        held = keys & set(env)
+        assert held == (keys if name == "dashboard" else {key_variable(name)}), name
+        assert "CRM_SERVICE_TOKEN" not in env and "DASHBOARD_INGEST_ADMIN_TOKEN" not in env
+        assert "CRM_METRICS_TOKEN" in env, name
+    assert "INGEST_ADMIN_TOKEN" in COMPOSE["services"]["ingest"]["environment"]
+
+
+def test_prometheus_scrapes_with_the_metrics_token() -> None:
+    for job in PROMETHEUS["scrape_configs"]:
+        auth = job["authorization"]
+        assert (auth["type"], auth["credentials_file"]) == ("Bearer", "/run/secrets/metrics_token")
+    assert COMPOSE["services"]["prometheus"]["secrets"] == ["metrics_token"]
+    assert COMPOSE["secrets"]["metrics_token"] == {"environment": "CRM_METRICS_TOKEN"}
 
 
 def test_compose_kafka_is_kraft_single_node() -> None:

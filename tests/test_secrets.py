@@ -14,18 +14,29 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from crm_common.internal_auth import AUDIENCES, key_variable
 from crm_common.secrets import UnsafeSecrets, check_secrets, problems
 from crm_localstack import secrets as stack_secrets
 from crm_localstack.paths import Paths
 
 SERVICES = ("ingest", "profile", "segment", "messaging", "dashboard")
 SOUND = "x" * 40
+KEYS = {key_variable(a) for a in AUDIENCES}
+# Published defaults each service holds (and must refuse); every one also needs
+# CRM_METRICS_TOKEN, which has no default (missing).
 HELD = {
-    "ingest": {"CRM_SERVICE_TOKEN", "INGEST_ADMIN_TOKEN", "INGEST_SECRETS_KEY"},
-    "profile": {"CRM_SERVICE_TOKEN"},
-    "segment": {"CRM_SERVICE_TOKEN"},
-    "messaging": {"CRM_SERVICE_TOKEN"},
-    "dashboard": {"CRM_SERVICE_TOKEN", "INGEST_ADMIN_TOKEN", "DASHBOARD_SESSION_SECRET"},
+    "ingest": {key_variable("ingest"), "INGEST_ADMIN_TOKEN", "INGEST_SECRETS_KEY"},
+    "profile": {key_variable("profile")},
+    "segment": {key_variable("segment")},
+    "messaging": {key_variable("messaging")},
+    "dashboard": {*KEYS, "DASHBOARD_SESSION_SECRET"},
+}
+VARIABLES = {
+    *KEYS,
+    "CRM_METRICS_TOKEN",
+    "INGEST_ADMIN_TOKEN",
+    "INGEST_SECRETS_KEY",
+    "DASHBOARD_SESSION_SECRET",
 }
 
 
@@ -51,12 +62,7 @@ def test_missing_published_and_short_secrets_are_named() -> None:
 
 def _without_dev_mode(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "CRM_DEV_MODE"}
-    for variable in (
-        "CRM_SERVICE_TOKEN",
-        "INGEST_ADMIN_TOKEN",
-        "INGEST_SECRETS_KEY",
-        "DASHBOARD_SESSION_SECRET",
-    ):
+    for variable in (*VARIABLES, "CRM_SERVICE_TOKEN"):
         env.pop(variable, None)
         env.pop(f"DASHBOARD_{variable}", None)
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
@@ -73,8 +79,9 @@ def test_a_service_refuses_to_start_on_default_secrets(name: str) -> None:
     )
 
     assert done.returncode == 2, done.stderr[-2000:]
-    named = {v for v in HELD[name] if f"{v}: the published default" in done.stderr}
+    named = {v for v in VARIABLES if f"{v}: the published default" in done.stderr}
     assert named == HELD[name], done.stderr[-2000:]
+    assert "CRM_METRICS_TOKEN: missing" in done.stderr
 
 
 def _free_port() -> int:
@@ -89,7 +96,8 @@ def test_a_service_with_sound_secrets_starts_without_dev_mode(infra) -> None:  #
     env = _without_dev_mode(
         **infra.env,
         INGEST_PORT=str(port),
-        CRM_SERVICE_TOKEN="s" * 32,
+        CRM_INTERNAL_KEY_INGEST="k" * 32,
+        CRM_METRICS_TOKEN="m" * 32,
         INGEST_ADMIN_TOKEN="a" * 32,
         INGEST_SECRETS_KEY="e" * 32,
     )
@@ -117,6 +125,10 @@ def test_a_service_with_sound_secrets_starts_without_dev_mode(infra) -> None:  #
         assert (
             httpx.get(f"http://127.0.0.1:{port}/admin/tenants", headers=default).status_code == 401
         )
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        assert httpx.get(metrics).status_code == 401
+        scrape = httpx.get(metrics, headers={"Authorization": f"Bearer {'m' * 32}"})
+        assert scrape.status_code == 200 and "crm_" in scrape.text
     finally:
         proc.terminate()
         proc.wait(30)
@@ -141,4 +153,12 @@ def test_make_up_generates_its_secrets_once_privately(
     assert problems({k: SecretStr(v) for k, v in first.items()}) == []
     assert len(set(first.values())) == len(first)
     assert chosen["INGEST_ADMIN_TOKEN"] == "operator-chosen-admin-token-0123456789"
-    assert chosen["CRM_SERVICE_TOKEN"] == first["CRM_SERVICE_TOKEN"]
+    assert chosen["CRM_METRICS_TOKEN"] == first["CRM_METRICS_TOKEN"]
+    assert set(first) >= VARIABLES
+
+
+def test_make_up_gives_each_service_only_the_secrets_it_holds() -> None:
+    values = {v: f"value-of-{v}" for v in VARIABLES}
+    for name in SERVICES:
+        given = set(stack_secrets.held_by(name, values))
+        assert given == HELD[name] | {"CRM_METRICS_TOKEN"}, name

@@ -1,7 +1,8 @@
 """Browser tests: Playwright's Python package driving Debian's Chromium (no download).
 
 The ``stack`` fixture runs ingest, profile, segment, messaging and the dashboard as
-processes (one shared CRM_SERVICE_TOKEN), creates a tenant through ingest's admin API,
+processes (each service holds its own internal key, the console the four, one metrics
+token), creates a tenant through ingest's admin API,
 feeds it ~150 customers with ``crm_ingest.loadgen`` plus one order the normalizer
 cannot map (a dead letter), and creates console users (bootstrap admin, CLI users).
 """
@@ -26,8 +27,12 @@ import httpx
 import pytest
 from service_process import ServiceProcess, run_service
 
+from crm_common.internal_auth import AUDIENCES, key_variable, mint
+
 ORDER = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "shopify" / "order.json"
-TOKEN, ADMIN_TOKEN, PASSWORD = "browser-service-token", "browser-admin-token", "browser-pass-1"
+ADMIN_TOKEN, PASSWORD = "browser-admin-token", "browser-pass-1"
+METRICS_TOKEN = "browser-metrics-token-0123456789"
+KEYS = {name: f"browser-internal-key-{name}-0123456789" for name in AUDIENCES}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,7 +64,9 @@ class Stack:
         return self.services[name].url
 
     def api(self, name: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {TOKEN}", "X-Tenant-Id": self.tenant_id}
+        """A call as the console makes it: a token for this service, the tenant's admin."""
+        token = mint(KEYS[name], audience=name, tenant_id=self.tenant_id, role="admin")
+        headers = {"Authorization": f"Bearer {token}"}
         return httpx.request(method, self.url(name) + path, headers=headers, timeout=30, **kwargs)
 
     def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -117,20 +124,18 @@ def _create_user(env: dict[str, str], tenant_id: str, email: str, role: str) -> 
 def stack(infra: Any) -> Iterator[Stack]:
     tenant_id = f"browser-{uuid.uuid4().hex[:8]}"
     shop, secret = f"{tenant_id}.myshopify.com", "browser-webhook-secret"
-    env = {
-        "CRM_SERVICE_TOKEN": TOKEN,
-        "INGEST_ADMIN_TOKEN": ADMIN_TOKEN,
-        "SEGMENT_SWEEP_SECONDS": "5",
-    }
+    env = {"CRM_METRICS_TOKEN": METRICS_TOKEN, "SEGMENT_SWEEP_SECONDS": "5"}
     services: dict[str, ServiceProcess] = {}
     with ExitStack() as stack_:
         for name in ("ingest", "profile", "segment", "messaging"):
-            services[name] = stack_.enter_context(run_service(name, infra, env))
+            own = {key_variable(name): KEYS[name]}
+            admin = {"INGEST_ADMIN_TOKEN": ADMIN_TOKEN} if name == "ingest" else {}
+            services[name] = stack_.enter_context(run_service(name, infra, env | own | admin))
         dashboard_env = (
             env
+            | {key_variable(name): key for name, key in KEYS.items()}
             | {f"DASHBOARD_{name.upper()}_URL": svc.url for name, svc in services.items()}
             | {
-                "DASHBOARD_INGEST_ADMIN_TOKEN": ADMIN_TOKEN,
                 "DASHBOARD_COOKIE_SECURE": "false",
                 "DASHBOARD_BOOTSTRAP_TENANT": tenant_id,
                 "DASHBOARD_BOOTSTRAP_EMAIL": "owner@browser.test",

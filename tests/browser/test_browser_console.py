@@ -1,8 +1,9 @@
 """The console in a real browser against real processes fed by the load generator.
 
-ingest, profile, segment, messaging and the dashboard run as processes (one shared
-CRM_SERVICE_TOKEN); a tenant is created through ingest's admin API and fed ~150
-customers by ``crm_ingest.loadgen``; one unmappable order makes a dead letter.
+ingest, profile, segment, messaging and the dashboard run as processes (the console
+signs a token per call with the called service's own key); a tenant is created through
+ingest's admin API and fed ~150 customers by ``crm_ingest.loadgen``; one unmappable
+order makes a dead letter.
 Then, in headless Chromium: sign in, find a customer, build a segment whose live
 preview count equals the segment API's, start a journey from a template, replay the
 dead letter; a viewer's crafted POSTs are refused by the server (403). Every page is

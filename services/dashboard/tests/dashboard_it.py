@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from crm_common.internal_auth import Grant, dev_key, verify
 from crm_dashboard.config import DashboardService, Settings
 from crm_dashboard.context import DashboardContext
 from crm_dashboard.tables import tenants
@@ -101,3 +102,10 @@ async def signed_in(console: Console, role: str) -> AsyncIterator[tuple[httpx.As
         assert answer.status_code == 303
         page = await client.get("/users" if role == "admin" else "/segments/new")
         yield client, csrf_of(page.text)
+
+
+def grant_of(request: httpx.Request, audience: str) -> Grant:
+    """The verified token a faked service received (the dev key of ``audience``)."""
+    auth = request.headers["authorization"]
+    assert auth.startswith("Bearer ") and "x-tenant-id" not in request.headers
+    return verify(auth.removeprefix("Bearer "), dev_key(audience), audience=audience)

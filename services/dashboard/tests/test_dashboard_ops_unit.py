@@ -14,9 +14,11 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from crm_common.internal_auth import Grant, verify
 from crm_common.settings import KafkaSettings
-from crm_dashboard.ops import MetricsSampler, OpsSettings, exporter, operations_snapshot
+from crm_dashboard.ops import MetricsSampler, OpsScope, OpsSettings, exporter, operations_snapshot
 from crm_dashboard.ops.models import ConsumerLag, DeadLetters, PartitionLag, ServiceHealth
+from crm_dashboard.ops.snapshot import pipeline_states
 from crm_dashboard.ops.stages import METRIC_NAMES, STAGES
 
 INGEST_T0 = """
@@ -84,7 +86,25 @@ def test_rates_are_measured_against_a_sample_at_least_min_interval_old() -> None
     assert third.rate(STAGES[0].total) == pytest.approx(20 / 2.1)
 
 
-def _transport(texts: dict[str, list[str]]) -> httpx.MockTransport:
+KEY = "ingest-key-" + "k" * 32
+OPERATOR = OpsScope(None, "admin", "usr_op")
+LETTER = {
+    "dlq_partition": 0,
+    "dlq_offset": 7,
+    "consumer": "profile",
+    "topic": "crm.events.v1",
+    "partition": 2,
+    "offset": 41,
+    "error": "ValueError: bad",
+    "attempts": 3,
+    "failed_at": "2026-12-01T00:00:00+00:00",
+    "replayed": False,
+}
+
+
+def _transport(
+    texts: dict[str, list[str]], tokens: list[Grant], seen: list[str]
+) -> httpx.MockTransport:
     """ingest (port 8001) and messaging (8004) answer; every other service is down."""
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -92,12 +112,18 @@ def _transport(texts: dict[str, list[str]]) -> httpx.MockTransport:
         if service is None:
             raise httpx.ConnectError("connection refused", request=request)
         if request.url.path == "/metrics":
+            if request.headers.get("authorization") != "Bearer metrics-token":
+                return httpx.Response(401, json={"error": {"code": "unauthorized"}})
+            seen.append(service)
             return httpx.Response(200, text=texts[service].pop(0))
         if request.url.path == "/readyz":
             return httpx.Response(200, json={"status": "ready", "checks": {"postgres": "ok"}})
         if request.url.path == "/admin/dlq":
-            assert request.headers["authorization"] == "Bearer tok"
-            return httpx.Response(200, json={"count": 0, "letters": []})
+            token = request.headers["authorization"].removeprefix("Bearer ")
+            grant = verify(token, KEY, audience="ingest")
+            tokens.append(grant)
+            letters = [LETTER | {"tenant_id": grant.tenant_id or "any"}]
+            return httpx.Response(200, json={"count": 1, "letters": letters})
         return httpx.Response(200, json={"status": "ok"})
 
     return httpx.MockTransport(handle)
@@ -107,15 +133,18 @@ def _transport(texts: dict[str, list[str]]) -> httpx.MockTransport:
 def settings() -> OpsSettings:
     # Nothing listens on port 1: consumer lag reports an error instead of raising.
     kafka = KafkaSettings(bootstrap_servers="127.0.0.1:1")
-    return OpsSettings(ingest_admin_token="tok", kafka=kafka, kafka_timeout_seconds=2)
+    return OpsSettings(
+        ingest_key=KEY, metrics_token="metrics-token", kafka=kafka, kafka_timeout_seconds=2
+    )
 
 
 async def test_snapshot_of_a_partly_down_system(settings: OpsSettings) -> None:
     texts = {"ingest": [INGEST_T0, INGEST_T1], "messaging": [MESSAGING, MESSAGING]}
     sampler = MetricsSampler(clock=Clock(0.0, 0.0, 4.0, 4.0))  # ingest, messaging
-    async with httpx.AsyncClient(transport=_transport(texts)) as http:
-        await operations_snapshot(http, settings, sampler=sampler)
-        snap = await operations_snapshot(http, settings, sampler=sampler)
+    tokens: list[Grant] = []
+    async with httpx.AsyncClient(transport=_transport(texts, tokens, [])) as http:
+        await operations_snapshot(http, settings, OPERATOR, sampler=sampler)
+        snap = await operations_snapshot(http, settings, OPERATOR, sampler=sampler)
     assert {s.name: s.status for s in snap.services} == {
         "ingest": "up",
         "profile": "down",
@@ -139,9 +168,44 @@ async def test_snapshot_of_a_partly_down_system(settings: OpsSettings) -> None:
         ("line", "line", "timeout", 1.0),
         ("email", "smtp", "421", 2.0),
     ]
-    assert snap.dead_letters == DeadLetters(count=0, recent=[])
+    assert snap.scope == "installation" and snap.dead_letters.count == 1
+    assert [(g.tenant_id, g.operator, g.role, g.subject) for g in tokens] == [
+        (None, True, "admin", "usr_op")
+    ] * 2
     assert snap.consumer_lag == [] and snap.consumer_lag_error
     assert snap.model_dump(mode="json")["services"][1]["status"] == "down"
+
+
+async def test_a_tenants_snapshot_holds_its_letters_and_no_installation_numbers(
+    settings: OpsSettings,
+) -> None:
+    texts = {"ingest": [INGEST_T0], "messaging": [MESSAGING]}
+    tokens: list[Grant] = []
+    scraped: list[str] = []
+    async with httpx.AsyncClient(transport=_transport(texts, tokens, scraped)) as http:
+        snap = await operations_snapshot(http, settings, OpsScope("shop-a", "viewer", "usr_v"))
+    (grant,) = tokens
+    assert (grant.tenant_id, grant.operator, grant.role) == ("shop-a", False, "viewer")
+    assert [x.tenant_id for x in snap.dead_letters.recent] == ["shop-a"]
+    assert snap.scope == "tenant" and scraped == []  # no service's counters were read
+    assert (snap.stages, snap.consumer_lag, snap.webhook_rejections, snap.provider_errors) == (
+        [],
+        [],
+        [],
+        [],
+    )
+    assert snap.consumer_lag_error == "not measured"  # not the broker's address
+    assert {s.name: s.url for s in snap.services}["ingest"] == ""
+
+
+def test_a_tenant_sees_whether_a_group_keeps_up_not_its_lag() -> None:
+    rows = [
+        ConsumerLag(group=f"t.{n}", name=n, topic=t, lag=lag, partitions=[])
+        for n, t, lag in (("profile", "crm.events.v1", 999), ("segment", "crm.profiles.v1", 1000))
+    ]
+    states = pipeline_states(rows, 1000)
+    assert [(p.name, p.state) for p in states] == [("profile", "ok"), ("segment", "behind")]
+    assert "lag" not in states[0].model_dump()
 
 
 def _exported_sample_names(modules: tuple[str, ...]) -> set[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from dashboard_it import signed_in
+from dashboard_it import grant_of, signed_in
 
 pytestmark = pytest.mark.infra
 
@@ -65,8 +67,9 @@ async def test_a_marketer_creates_a_segment(console) -> None:
         answer = await client.post("/segments", data=SEGMENT | {"csrf_token": csrf})
     assert (answer.status_code, answer.headers["location"]) == (303, "/segments/seg_new")
     sent = [r for r in console.fake.calls if r.url.path == "/v1/segments" and r.method == "POST"]
-    assert sent[-1].headers["x-tenant-id"] == console.tenant_id
-    assert sent[-1].headers["authorization"] == "Bearer dev-service-token"
+    grant = grant_of(sent[-1], "segment")
+    assert (grant.tenant_id, grant.role, grant.operator) == (console.tenant_id, "marketer", False)
+    assert grant.expires_at - time.time() <= 60
 
 
 async def test_an_admin_adds_a_user_of_its_own_tenant(console) -> None:

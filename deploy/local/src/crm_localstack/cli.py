@@ -46,8 +46,11 @@ def up(timeout: Timeout = 180) -> None:
     keys = secrets.ensure(p)  # first: ingest's migrations seal with INGEST_SECRETS_KEY
     for name in services.SERVICES:
         if not services.is_running(p, name):
-            services.migrate(name, keys)
-    started = {name: services.start(p, name, keys) for name in services.PROCESSES}
+            services.migrate(name, secrets.held_by(name, keys))
+    started = {
+        name: services.start(p, name, secrets.held_by(services.service_of(name), keys))
+        for name in services.PROCESSES
+    }
     for name in services.PROCESSES:
         try:
             procs.wait_until(lambda n=name: services.ready(n), timeout, f"{name} /readyz")

@@ -1,7 +1,8 @@
 """The local stack's secrets: random, generated once, kept in ``.local/secrets.env``.
 
-``make up`` passes them to every service it starts (so no service runs on a
-published default), and ``make demo`` reads the admin token from the same file.
+``make up`` passes each service the ones it holds (:func:`held_by`: so no service
+runs on a published default, and none holds another's key), and ``make demo`` reads
+the admin token from the same file.
 The file is created with mode 0600 and never rewritten: delete it to rotate (then
 restart the stack; API keys and console users are unaffected, sessions end).
 """
@@ -12,14 +13,24 @@ import os
 import secrets
 from pathlib import Path
 
+from crm_common.internal_auth import AUDIENCES, key_variable
 from crm_localstack.paths import Paths
 
 VARIABLES = (
-    "CRM_SERVICE_TOKEN",
+    *(key_variable(a) for a in AUDIENCES),
+    "CRM_METRICS_TOKEN",
     "INGEST_ADMIN_TOKEN",
     "INGEST_SECRETS_KEY",
     "DASHBOARD_SESSION_SECRET",
 )
+# Who gets which secret (any variable not named here: every process). A service holds
+# only the key that verifies internal tokens for itself; the console the four that sign.
+HOLDERS: dict[str, frozenset[str]] = {
+    **{key_variable(a): frozenset({a, "dashboard"}) for a in AUDIENCES},
+    "INGEST_ADMIN_TOKEN": frozenset({"ingest"}),
+    "INGEST_SECRETS_KEY": frozenset({"ingest"}),
+    "DASHBOARD_SESSION_SECRET": frozenset({"dashboard"}),
+}
 
 
 def secrets_file(p: Paths) -> Path:
@@ -36,6 +47,11 @@ def ensure(p: Paths) -> dict[str, str]:
         stored.update({v: secrets.token_urlsafe(32) for v in missing})
         _write(path, stored)
     return {v: os.environ.get(v) or stored[v] for v in VARIABLES}
+
+
+def held_by(service: str, values: dict[str, str]) -> dict[str, str]:
+    """The secrets of ``values`` that ``service`` (ingest, profile ...) is given."""
+    return {k: v for k, v in values.items() if service in HOLDERS.get(k, {service})}
 
 
 def _read(path: Path) -> dict[str, str]:

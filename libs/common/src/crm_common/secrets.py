@@ -15,12 +15,15 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
+from crm_common.internal_auth import AUDIENCES, dev_key
+
 DEV_MODE_VARIABLE = "CRM_DEV_MODE"
 MIN_LENGTH = 24
 
 KNOWN_DEFAULTS = frozenset(
     {
         "dev-service-token",
+        *(dev_key(audience) for audience in AUDIENCES),
         "dev-admin-token",
         "dev-dashboard-session-secret",
         "dev-ingest-secrets-key",

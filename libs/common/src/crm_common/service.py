@@ -3,13 +3,15 @@
 A service builds its app with :func:`create_service_app`, passing a ``setup``
 async context manager that wires its consumers, relays and clients onto the
 :class:`Runtime`; the factory owns the engine and the producer, and adds
-``/healthz``, ``/readyz`` (Kafka and Postgres round trips), ``/metrics`` and
-the error format. :func:`service_cli` gives ``serve`` and ``migrate``.
+``/healthz``, ``/readyz`` (Kafka and Postgres round trips; names and states only),
+``/metrics`` (behind ``CRM_METRICS_TOKEN``) and the error format.
+:func:`service_cli` gives ``serve`` and ``migrate``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -23,11 +25,12 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
 
 from crm_common import telemetry
 from crm_common.bodylimits import BodyLimits
 from crm_common.db import Database
-from crm_common.errors import install_error_handlers
+from crm_common.errors import ApiError, install_error_handlers
 from crm_common.kafka import ConsumerRunner, Producer, ensure_topics
 from crm_common.logging import configure_logging
 from crm_common.migrations import upgrade
@@ -129,7 +132,7 @@ def create_service_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_bytes=service.max_body_bytes, public=public_paths)
-    _add_probes(app, service.name)
+    _add_probes(app, service.name, service.metrics_token)
     for router in routers:
         app.include_router(router)
     return app
@@ -156,7 +159,7 @@ async def _shutdown(runtime: Runtime) -> None:
         await relay.stop()
 
 
-def _add_probes(app: FastAPI, name: str) -> None:
+def _add_probes(app: FastAPI, name: str, metrics_token: SecretStr | None) -> None:
     @app.middleware("http")
     async def _timing(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
@@ -172,7 +175,12 @@ def _add_probes(app: FastAPI, name: str) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": name}
 
-    @app.get("/readyz", tags=["ops"], summary="Kafka and PostgreSQL answer")
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Kafka and PostgreSQL answer",
+        description="Open to anyone: check names and ok/error only (the reasons are logged).",
+    )
     async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         if runtime is None:
@@ -188,21 +196,38 @@ def _add_probes(app: FastAPI, name: str) -> None:
             status_code=200 if ok else 503,
         )
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics",
+        description="Authorization: Bearer <CRM_METRICS_TOKEN> (open only in dev mode "
+        "without a token).",
+    )
     async def metrics(request: Request) -> Response:
+        if metrics_token is not None and not _bearer_matches(request, metrics_token):
+            raise ApiError(
+                401, "unauthorized", "missing or wrong metrics token (Authorization: Bearer)"
+            )
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         if runtime is not None:
             await _refresh_gauges(runtime)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+def _bearer_matches(request: Request, token: SecretStr) -> bool:
+    auth = request.headers.get("authorization", "")
+    presented = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    return hmac.compare_digest(presented.encode(), token.get_secret_value().encode())
+
+
 def _loop_checks(runtime: Runtime) -> dict[str, str]:
-    """Every consumer and relay loop: "ok", or why it stopped (it is being restarted)."""
+    """Every consumer and relay loop: "ok", or "error" while it is being restarted (the
+    runner logs why; /readyz is anonymous and says no more than the state)."""
     loops: list[tuple[str, str | None]] = [
         (f"consumer:{c.group_id}", c.problem()) for c in runtime.consumers
     ]
     loops += [(f"relay:{r.schema}", r.problem()) for r in runtime.relays]
-    return {name: "ok" if problem is None else f"error: {problem}" for name, problem in loops}
+    return {name: "ok" if problem is None else "error" for name, problem in loops}
 
 
 async def _check(probe: Any) -> str:
@@ -210,7 +235,8 @@ async def _check(probe: Any) -> str:
         await asyncio.wait_for(probe, timeout=3.0)
         return "ok"
     except Exception as exc:
-        return f"error: {type(exc).__name__}"
+        log.warning("readiness probe failed", extra={"error": repr(exc)})
+        return "error"
 
 
 async def _refresh_gauges(runtime: Runtime) -> None:

@@ -98,14 +98,16 @@ class ServiceSettings(BaseSettings):
     # Largest request body any route of the service takes (crm_common.bodylimits);
     # None: the service bounds each route itself (ingest: webhooks, batches, imports).
     max_body_bytes: int | None = Field(default=2 * 1024 * 1024, ge=1024)
-    service_token: SecretStr = Field(
-        default=SecretStr("dev-service-token"), validation_alias="CRM_SERVICE_TOKEN"
-    )
+    # Bearer token Prometheus (and the console's operations view) presents to read
+    # /metrics; unset (dev mode only: a service refuses to start without it otherwise)
+    # leaves /metrics open.
+    metrics_token: SecretStr | None = Field(default=None, validation_alias="CRM_METRICS_TOKEN")
 
     def secrets(self) -> dict[str, SecretStr | None]:
         """The secrets this process holds, by environment variable (checked at start
-        outside dev mode, see :mod:`crm_common.secrets`)."""
-        return {"CRM_SERVICE_TOKEN": self.service_token}
+        outside dev mode, see :mod:`crm_common.secrets`). Services add the key that
+        verifies internal tokens for them (:mod:`crm_common.internal_auth`)."""
+        return {"CRM_METRICS_TOKEN": self.metrics_token}
 
 
 class BaseServiceSettings(BaseSettings):

@@ -7,20 +7,23 @@ it (:func:`apply_tenant_config`) and authenticates callers against that table:
 - a tenant's API key (``Authorization: Bearer <key>`` or ``X-Api-Key``), stored
   only as a SHA-256 hash (keys are random 32-byte tokens, so a fast hash is
   enough);
-- the internal service token (``CRM_SERVICE_TOKEN``) plus ``X-Tenant-Id``, for
-  service-to-service calls and the console.
+- an internal token (:mod:`crm_common.internal_auth`): signed by the console for
+  this one service, short-lived, naming the tenant and the console user's role; the
+  service's :class:`~crm_common.internal_auth.RoutePolicy` says which role each route
+  needs. There is no shared token that acts as any tenant (``X-Tenant-Id`` is never
+  read).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import Request
+from pydantic import SecretStr
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -38,6 +41,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.errors import ApiError
 from crm_common.events import TenantConfig, TenantConfigured
+from crm_common.internal_auth import (
+    Grant,
+    InvalidToken,
+    Role,
+    RoutePolicy,
+    is_internal_token,
+    verify,
+)
 from crm_common.kafka import BatchHandler, Message
 
 API_KEY_PREFIX = "crm_"
@@ -93,13 +104,40 @@ def tenant_config_handler(table: Table) -> BatchHandler:
 
 @dataclass(frozen=True)
 class Caller:
-    kind: Literal["tenant", "service"]
+    """Who calls: a tenant's API key (``role`` None: the tenant's full access) or the
+    console for a tenant (``kind="internal"``, with the signed-in user's role)."""
+
+    kind: Literal["tenant", "internal"]
     tenant_id: str
     timezone: str = "Asia/Tokyo"
     currency: str = "JPY"
+    role: Role | None = None
+    subject: str = ""
 
 
-def _presented_key(request: Request) -> str | None:
+@dataclass(frozen=True)
+class InternalAuth:
+    """How a service checks internal tokens: its own name (the audience), the key
+    that verifies tokens for it, and the role each route needs."""
+
+    audience: str
+    key: SecretStr
+    policy: RoutePolicy
+
+    def grant(self, request: Request, token: str) -> Grant:
+        """The verified grant for this request's route, or 401 (invalid) / 403 (role)."""
+        try:
+            grant = verify(token, self.key, audience=self.audience)
+        except InvalidToken as exc:
+            raise ApiError(401, "unauthorized", f"internal token refused: {exc}") from None
+        refusal = self.policy.refusal(grant, request.method, request.url.path)
+        if refusal is not None:
+            raise ApiError(403, "forbidden", refusal)
+        return grant
+
+
+def presented_key(request: Request) -> str | None:
+    """The credential of a request: ``Authorization: Bearer <key>`` or ``X-Api-Key``."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
@@ -107,20 +145,24 @@ def _presented_key(request: Request) -> str | None:
 
 
 async def authenticate(
-    request: Request, session: AsyncSession, table: Table, service_token: str
+    request: Request, session: AsyncSession, table: Table, internal: InternalAuth
 ) -> Caller:
-    """The caller of this request, or 401 with what was missing."""
-    key = _presented_key(request)
+    """The caller of this request, or 401 with what was missing (403: role too low)."""
+    key = presented_key(request)
     if not key:
         raise ApiError(401, "unauthorized", "missing API key (Authorization: Bearer <key>)")
-    if hmac.compare_digest(key.encode(), service_token.encode()):
-        tenant_id = request.headers.get("x-tenant-id")
-        if not tenant_id:
-            raise ApiError(401, "unauthorized", "service calls must name X-Tenant-Id")
-        row = (await session.execute(select(table).where(table.c.tenant_id == tenant_id))).first()
+    if is_internal_token(key):
+        grant = internal.grant(request, key)
+        if grant.tenant_id is None:
+            raise ApiError(403, "forbidden", "an operator token acts for no tenant here")
+        row = (
+            await session.execute(select(table).where(table.c.tenant_id == grant.tenant_id))
+        ).first()
         if row is None:
-            raise ApiError(404, "not_found", f"unknown tenant {tenant_id!r}")
-        return Caller("service", tenant_id, row.timezone, row.currency)
+            raise ApiError(404, "not_found", f"unknown tenant {grant.tenant_id!r}")
+        return Caller(
+            "internal", row.tenant_id, row.timezone, row.currency, grant.role, grant.subject
+        )
     digest = hash_api_key(key)
     row = (
         await session.execute(

@@ -88,9 +88,15 @@ async def bootstrap_admin(settings: Settings, ctx: DashboardContext) -> None:
 
 
 def ops_settings(settings: Settings) -> OpsSettings:
-    """The operations view's settings; the dashboard probes itself on its own port
-    unless DASHBOARD_DASHBOARD_URL says otherwise."""
-    ops = OpsSettings(kafka=settings.kafka)
+    """The operations view's settings (the console's key for ingest and metrics token);
+    the dashboard probes itself on its own port unless DASHBOARD_DASHBOARD_URL says
+    otherwise."""
+    svc = settings.service
+    ops = OpsSettings(
+        kafka=settings.kafka,
+        ingest_key=svc.internal_key("ingest"),
+        metrics_token=svc.metrics_token,
+    )
     if "DASHBOARD_DASHBOARD_URL" not in os.environ:
         own = f"http://127.0.0.1:{settings.service.port}"
         ops = ops.model_copy(update={"dashboard_url": own})

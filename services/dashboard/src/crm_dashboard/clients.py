@@ -1,18 +1,22 @@
 """Calls to the other services' REST APIs (httpx), never raising into a page.
 
 Every call answers a :class:`Fetched`: the decoded body, or an error a template
-shows as a panel for that widget. Tenant calls carry the internal service token
-and ``X-Tenant-Id``; ingest's admin calls carry the admin token.
+shows as a panel for that widget. Every call carries a token minted for it
+(:mod:`crm_common.internal_auth`): for the one service called, the signed-in user's
+tenant and role, valid for a minute. The service decides by that role what the call
+may do, so a page that forgets a role check still cannot write as a viewer.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
+from pydantic import SecretStr
 
+from crm_common.internal_auth import Role, mint
 from crm_dashboard.config import Settings
 
 log = logging.getLogger(__name__)
@@ -31,13 +35,27 @@ class Fetched:
         return self.error is None
 
 
+class Principal(Protocol):
+    """On whose behalf the console calls (the signed-in user: :class:`Viewer`)."""
+
+    @property
+    def tenant_id(self) -> str: ...
+
+    @property
+    def role(self) -> Role: ...
+
+    @property
+    def subject(self) -> str: ...
+
+
 class Backends:
     """One pooled httpx client per service, built in the lifespan, closed on shutdown."""
 
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
         svc = settings.service
-        self._token = svc.service_token.get_secret_value()
-        self._admin_token = svc.ingest_admin_token.get_secret_value()
+        self._keys: dict[str, SecretStr] = {
+            name: svc.internal_key(name) for name in ("ingest", "profile", "segment", "messaging")
+        }
         urls = {
             "ingest": svc.ingest_url,
             "profile": svc.profile_url,
@@ -55,25 +73,30 @@ class Backends:
         for client in self._clients.values():
             await client.aclose()
 
-    def tenant_headers(self, tenant_id: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}", "X-Tenant-Id": tenant_id}
-
-    def admin_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._admin_token}"}
+    def headers(self, service: Service, who: Principal) -> dict[str, str]:
+        """A fresh token for one call to ``service`` on behalf of ``who``."""
+        token = mint(
+            self._keys[service],
+            audience=service,
+            tenant_id=who.tenant_id,
+            role=who.role,
+            subject=who.subject,
+        )
+        return {"Authorization": f"Bearer {token}"}
 
     async def call(
         self,
         service: Service,
         method: str,
         path: str,
-        tenant_id: str | None,
+        who: Principal,
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> Fetched:
-        """JSON call; ``tenant_id=None`` means an ingest admin call."""
+        """JSON call on behalf of ``who`` (the signed-in user)."""
         try:
-            response = await self.send(service, method, path, tenant_id, params=params, json=json)
+            response = await self.send(service, method, path, who, params=params, json=json)
         except httpx.HTTPError as exc:
             log.warning("backend call failed", extra={"service": service, "error": repr(exc)})
             return Fetched(error=f"{service} unreachable ({type(exc).__name__})")
@@ -84,13 +107,13 @@ class Backends:
         service: Service,
         method: str,
         path: str,
-        tenant_id: str | None,
+        who: Principal,
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> httpx.Response:
         """The raw response (downloads); raises httpx.HTTPError when unreachable."""
-        headers = self.admin_headers() if tenant_id is None else self.tenant_headers(tenant_id)
+        headers = self.headers(service, who)
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         return await self._clients[service].request(
             method, path, params=clean, json=json, headers=headers

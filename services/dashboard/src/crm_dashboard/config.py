@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from crm_common.internal_auth import AUDIENCES, internal_key_field, key_variable
 from crm_common.settings import SERVICE_PORTS, BaseServiceSettings, ServiceSettings
 
 SCHEMA = "dashboard"
@@ -26,10 +27,12 @@ class DashboardService(ServiceSettings):
     profile_url: str = _local("profile")
     segment_url: str = _local("segment")
     messaging_url: str = _local("messaging")
-    ingest_admin_token: SecretStr = Field(
-        default=SecretStr("dev-admin-token"),
-        validation_alias=AliasChoices("DASHBOARD_INGEST_ADMIN_TOKEN", "INGEST_ADMIN_TOKEN"),
-    )
+    # The keys that sign the console's per-request tokens, one per service it calls
+    # (CRM_INTERNAL_KEY_INGEST ...); each service holds only its own.
+    internal_key_ingest: SecretStr = internal_key_field("ingest")
+    internal_key_profile: SecretStr = internal_key_field("profile")
+    internal_key_segment: SecretStr = internal_key_field("segment")
+    internal_key_messaging: SecretStr = internal_key_field("messaging")
     api_timeout_seconds: float = Field(default=10.0, gt=0)
     # Signs the session cookie; set a long random value in production.
     session_secret: SecretStr = SecretStr("dev-dashboard-session-secret")
@@ -43,10 +46,16 @@ class DashboardService(ServiceSettings):
     bootstrap_password: SecretStr | None = None
     bootstrap_tenant: str | None = None
 
+    def internal_key(self, audience: str) -> SecretStr:
+        """The key that signs tokens for ``audience`` (one of :data:`AUDIENCES`)."""
+        key: SecretStr = getattr(self, f"internal_key_{audience}")
+        return key
+
     def secrets(self) -> dict[str, SecretStr | None]:
+        keys = {key_variable(a): self.internal_key(a) for a in AUDIENCES}
         return {
             **super().secrets(),
-            "INGEST_ADMIN_TOKEN": self.ingest_admin_token,
+            **keys,
             "DASHBOARD_SESSION_SECRET": self.session_secret,
         }
 

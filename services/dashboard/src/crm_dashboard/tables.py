@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Integer,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 
@@ -33,6 +35,9 @@ users = Table(
     Column("tenant_id", Text, nullable=False),
     Column("email", Text, nullable=False),
     Column("role", Text, nullable=False),
+    # Installation operator (every tenant's dead letters, installation-wide numbers);
+    # set by the CLI only (dashboard_0004).
+    Column("operator", Boolean, nullable=False, server_default=false()),
     Column("password_hash", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("last_login_at", DateTime(timezone=True), nullable=True),

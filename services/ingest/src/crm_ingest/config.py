@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from crm_common.internal_auth import internal_key_field, key_variable
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
 SCHEMA = "ingest"
@@ -22,6 +23,8 @@ class IngestService(ServiceSettings):
 
     name: str = "ingest"
     port: int = 8001
+    # Verifies the console's tokens for this service (crm_common.internal_auth).
+    internal_key: SecretStr = internal_key_field("ingest")
     admin_token: SecretStr = SecretStr("dev-admin-token")
     # Seals webhook secrets at rest: keys comma-separated, newest first (crm_ingest.sealing).
     secrets_key: SecretStr = SecretStr("dev-ingest-secrets-key")
@@ -47,6 +50,7 @@ class IngestService(ServiceSettings):
     def secrets(self) -> dict[str, SecretStr | None]:
         return {
             **super().secrets(),
+            key_variable(self.name): self.internal_key,
             "INGEST_ADMIN_TOKEN": self.admin_token,
             "INGEST_SECRETS_KEY": self.secrets_key,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from crm_common.internal_auth import internal_key_field, key_variable
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
 SCHEMA = "messaging"
@@ -23,6 +24,8 @@ class MessagingService(ServiceSettings):
 
     name: str = "messaging"
     port: int = 8004
+    # Verifies the console's tokens for this service (crm_common.internal_auth).
+    internal_key: SecretStr = internal_key_field("messaging")
     # Where recipients reach tracking links and providers reach callbacks.
     public_url: str = "http://127.0.0.1:8004"
     smtp_host: str = "127.0.0.1"
@@ -56,6 +59,9 @@ class MessagingService(ServiceSettings):
     campaign_tick_seconds: float = Field(default=0.5, gt=0)  # idle poll, throttle granularity
     # The journey worker loop; None: run it when the dispatcher runs (tests drive both).
     journey_worker_enabled: bool | None = None
+
+    def secrets(self) -> dict[str, SecretStr | None]:
+        return {**super().secrets(), key_variable(self.name): self.internal_key}
 
 
 class Settings(BaseServiceSettings):

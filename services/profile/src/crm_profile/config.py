@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from crm_common.internal_auth import internal_key_field, key_variable
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
 SCHEMA = "profile"
@@ -18,6 +19,8 @@ class ProfileService(ServiceSettings):
 
     name: str = "profile"
     port: int = 8002
+    # Verifies the console's tokens for this service (crm_common.internal_auth).
+    internal_key: SecretStr = internal_key_field("profile")
     # Consumer group names; the Kafka topic prefix is prepended so that test runs
     # sharing a broker never join each other's groups.
     group: str = "profile"
@@ -31,6 +34,9 @@ class ProfileService(ServiceSettings):
     refresh_seconds: float = Field(default=3600, gt=0)
     refresh_max_age_seconds: float = Field(default=86400, gt=0)
     refresh_batch: int = Field(default=500, ge=1)
+
+    def secrets(self) -> dict[str, SecretStr | None]:
+        return {**super().secrets(), key_variable(self.name): self.internal_key}
 
 
 class Settings(BaseServiceSettings):

@@ -9,6 +9,7 @@ from profile_it import live_profiles, produce, until
 from sqlalchemy import select
 
 from crm_common.events import TenantConfig, TenantConfigured, utcnow
+from crm_common.internal_auth import dev_key, mint
 from crm_common.tenancy import hash_api_key, new_api_key
 from crm_profile.tables import processed_events
 
@@ -226,10 +227,16 @@ async def test_errors_auth_and_service_token(world) -> None:
     missing = await _client(world).get("/v1/profiles/no-such-id")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
-    service = _client(world, **{"X-Api-Key": "dev-service-token", "X-Tenant-Id": world["tenant"]})
-    assert (await service.get(f"/v1/profiles/{world['taro']}")).json()["profile_id"] == world[
-        "taro"
-    ]
+    # The old shared token naming a tenant acts as no one (issue 12); the console's token
+    # for profile, naming the tenant, reads.
+    shared = _client(world, **{"X-Api-Key": "dev-service-token", "X-Tenant-Id": world["tenant"]})
+    assert (await shared.get(f"/v1/profiles/{world['taro']}")).status_code == 401
+    token = mint(dev_key("profile"), audience="profile", tenant_id=world["tenant"], role="viewer")
+    console = _client(world, Authorization=f"Bearer {token}")
+    read = await console.get(f"/v1/profiles/{world['taro']}")
+    assert read.json()["profile_id"] == world["taro"]
+    erased = await console.delete(f"/v1/profiles/{world['taro']}")
+    assert erased.status_code == 403  # erasure needs the console's admin role
 
 
 async def test_rfm_settings_and_export(world) -> None:

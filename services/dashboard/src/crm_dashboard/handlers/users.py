@@ -33,14 +33,18 @@ class UserError(ValueError):
 
 @dataclass(frozen=True)
 class User:
+    """A console user: ``role`` within the tenant; ``operator``: also runs the whole
+    installation (every tenant's dead letters, installation-wide numbers)."""
+
     user_id: str
     tenant_id: str
     email: str
     role: str
+    operator: bool = False
 
     @classmethod
     def of(cls, row: Any) -> User:
-        return cls(row.user_id, row.tenant_id, row.email, row.role)
+        return cls(row.user_id, row.tenant_id, row.email, row.role, bool(row.operator))
 
 
 def normalize_email(email: str) -> str:
@@ -59,15 +63,25 @@ def check_new_user(tenant_id: str, email: str, role: str, password: str) -> None
 
 
 async def create_user(
-    session: AsyncSession, tenant_id: str, email: str, role: str, password: str
+    session: AsyncSession,
+    tenant_id: str,
+    email: str,
+    role: str,
+    password: str,
+    *,
+    operator: bool = False,
 ) -> User:
+    """A new user; ``operator`` only from the CLI (the console's users page never sets
+    it, so a tenant's admin cannot make an installation operator)."""
     email = normalize_email(email)
     check_new_user(tenant_id, email, role, password)
+    user = User("usr_" + secrets.token_hex(8), tenant_id.strip(), email, role, operator)
     values = {
-        "user_id": "usr_" + secrets.token_hex(8),
-        "tenant_id": tenant_id.strip(),
+        "user_id": user.user_id,
+        "tenant_id": user.tenant_id,
         "email": email,
         "role": role,
+        "operator": operator,
         "password_hash": await asyncio.to_thread(_hasher.hash, password),
     }
     try:
@@ -75,7 +89,7 @@ async def create_user(
             await repo.insert_user(session, values)
     except IntegrityError:
         raise UserError("email", "already a user of this tenant") from None
-    return User(values["user_id"], values["tenant_id"], email, role)
+    return user
 
 
 async def ensure_user(

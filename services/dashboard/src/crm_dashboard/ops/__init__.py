@@ -2,8 +2,9 @@
 
 Public API::
 
-    snapshot = await operations_snapshot(http, OpsSettings())   # OperationsSnapshot
-    result = await replay_dead_letters(http, settings)          # ReplayResult
+    scope = OpsScope("shop-1", "admin")                         # or OpsScope(None): operator
+    snapshot = await operations_snapshot(http, OpsSettings(), scope)   # OperationsSnapshot
+    result = await replay_dead_letters(http, settings, scope)   # ReplayResult
     snapshot.model_dump(mode="json")                            # for a JSON endpoint
 
 Events per second need two samples: a process-wide :class:`MetricsSampler` keeps
@@ -20,6 +21,7 @@ from crm_dashboard.ops.models import (
     DeadLetters,
     OperationsSnapshot,
     PartitionLag,
+    PipelineState,
     ProviderError,
     ReplayResult,
     ServiceHealth,
@@ -27,12 +29,14 @@ from crm_dashboard.ops.models import (
     WebhookRejection,
 )
 from crm_dashboard.ops.sampler import MetricsSampler
+from crm_dashboard.ops.scope import EXPORTER, OpsScope
 from crm_dashboard.ops.settings import SERVICES, OpsSettings
 from crm_dashboard.ops.snapshot import DEFAULT_SAMPLER, operations_snapshot
 from crm_dashboard.ops.stages import STAGES
 
 __all__ = [
     "DEFAULT_SAMPLER",
+    "EXPORTER",
     "SERVICES",
     "STAGES",
     "ConsumerLag",
@@ -40,8 +44,10 @@ __all__ = [
     "DeadLetters",
     "MetricsSampler",
     "OperationsSnapshot",
+    "OpsScope",
     "OpsSettings",
     "PartitionLag",
+    "PipelineState",
     "ProviderError",
     "ReplayResult",
     "ServiceHealth",

@@ -1,4 +1,6 @@
-"""Dead letters through ingest's admin API (GET /admin/dlq, POST /admin/dlq/replay)."""
+"""Dead letters through ingest's API (GET /admin/dlq, POST /admin/dlq/replay), with a
+token minted per call for the viewer's scope: ingest answers with the tenant's own
+letters (replays only those), or every letter for an operator."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pydantic import ValidationError
 
 from crm_dashboard.ops.models import DeadLetterEntry, DeadLetters, ReplayResult
 from crm_dashboard.ops.probes import describe_error
+from crm_dashboard.ops.scope import OpsScope
 from crm_dashboard.ops.settings import OpsSettings
 
 # Reading the whole DLQ topic takes a moment when it is long; more than a probe.
@@ -18,15 +21,15 @@ _DLQ_TIMEOUT = 30.0
 
 
 async def dead_letters(
-    http: httpx.AsyncClient, settings: OpsSettings, limit: int | None = None
+    http: httpx.AsyncClient, settings: OpsSettings, scope: OpsScope, limit: int | None = None
 ) -> DeadLetters:
-    """How many letters crm.dlq.v1 holds and the newest ``limit`` of them."""
+    """How many letters of ``scope`` crm.dlq.v1 holds and the newest ``limit`` of them."""
     limit = settings.recent_dead_letters if limit is None else limit
     try:
         response = await http.get(
             f"{settings.url('ingest')}/admin/dlq",
             params={"limit": limit},
-            headers=settings.admin_headers(),
+            headers=settings.dlq_headers(scope),
             timeout=max(_DLQ_TIMEOUT, settings.http_timeout_seconds),
         )
     except httpx.HTTPError as exc:
@@ -44,11 +47,13 @@ async def dead_letters(
 async def replay_dead_letters(
     http: httpx.AsyncClient,
     settings: OpsSettings,
+    scope: OpsScope,
     consumers: Sequence[str] | None = None,
     *,
     since: datetime | None = None,
 ) -> ReplayResult:
-    """Re-publish dead letters not replayed yet to their original topics.
+    """Re-publish dead letters of ``scope`` not replayed yet to their original topics
+    (ingest refuses unless the scope's role is admin).
 
     ``consumers``: only the letters of these consumer groups (as the letters name
     them, e.g. ``ingest-normalizer``); None replays every letter. ``since``: only
@@ -64,7 +69,7 @@ async def replay_dead_letters(
             response = await http.post(
                 f"{settings.url('ingest')}/admin/dlq/replay",
                 json=body,
-                headers=settings.admin_headers(),
+                headers=settings.dlq_headers(scope),
                 timeout=max(_DLQ_TIMEOUT, settings.http_timeout_seconds),
             )
         except httpx.HTTPError as exc:

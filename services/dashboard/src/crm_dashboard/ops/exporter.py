@@ -24,6 +24,7 @@ from crm_dashboard.ops.dlq import dead_letters
 from crm_dashboard.ops.lag import consumer_lag
 from crm_dashboard.ops.models import ConsumerLag, DeadLetters, ServiceHealth
 from crm_dashboard.ops.probes import probe_service
+from crm_dashboard.ops.scope import EXPORTER
 from crm_dashboard.ops.settings import SERVICES, OpsSettings
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ async def refresh(http: httpx.AsyncClient, settings: OpsSettings) -> None:
     """Measure once and set the gauges (what cannot be measured shows as no data)."""
     health, letters = await asyncio.gather(
         asyncio.gather(*(probe_service(http, settings, name) for name in SERVICES)),
-        dead_letters(http, settings, limit=0),
+        dead_letters(http, settings, EXPORTER, limit=0),
     )
     try:
         lag: list[ConsumerLag] | None = await asyncio.wait_for(

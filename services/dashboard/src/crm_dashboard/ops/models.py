@@ -58,10 +58,20 @@ class ConsumerLag(_Frozen):
     partitions: list[PartitionLag]
 
 
+class PipelineState(_Frozen):
+    """What a tenant sees of a consumer group: whether it keeps up, not by how much
+    (lag counts every tenant's records, see :mod:`crm_dashboard.ops.scope`)."""
+
+    name: str  # the group id without the run's topic prefix
+    topic: str
+    state: Literal["ok", "behind"]
+
+
 class DeadLetterEntry(_Frozen):
     dlq_partition: int
     dlq_offset: int
     consumer: str
+    tenant_id: str | None = None  # None: the record names no tenant (operators only)
     topic: str
     partition: int
     offset: int
@@ -92,11 +102,17 @@ class ProviderError(_Frozen):
 
 
 class OperationsSnapshot(_Frozen):
+    """``scope="installation"`` (an operator): everything. ``"tenant"``: the tenant's
+    dead letters, services' health and ``pipeline`` states; the installation-wide
+    numbers (``stages``, ``consumer_lag``, rejections, provider errors) stay empty."""
+
     taken_at: datetime
+    scope: Literal["tenant", "installation"]
     services: list[ServiceHealth]
     stages: list[StageRate]
     consumer_lag: list[ConsumerLag]
     consumer_lag_error: str | None
+    pipeline: list[PipelineState]
     dead_letters: DeadLetters
     webhook_rejections: list[WebhookRejection]
     provider_errors: list[ProviderError]

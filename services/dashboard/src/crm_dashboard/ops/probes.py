@@ -58,7 +58,9 @@ async def scrape_metrics(http: httpx.AsyncClient, settings: OpsSettings, name: s
     """The Prometheus text of one service, or None when it does not answer."""
     try:
         response = await http.get(
-            f"{settings.url(name)}/metrics", timeout=settings.http_timeout_seconds
+            f"{settings.url(name)}/metrics",
+            headers=settings.metrics_headers(),
+            timeout=settings.http_timeout_seconds,
         )
     except httpx.HTTPError:
         return None

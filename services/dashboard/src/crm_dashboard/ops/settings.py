@@ -1,11 +1,12 @@
-"""Where the operations view finds the services, the ingest admin API and Kafka.
+"""Where the operations view finds the services, ingest's dead letters and Kafka.
 
 Environment (prefix ``DASHBOARD_``): ``DASHBOARD_INGEST_URL`` ...
 ``DASHBOARD_DASHBOARD_URL`` (default ``http://127.0.0.1:<port>`` with the ports of
-:data:`crm_common.settings.SERVICE_PORTS`), ``DASHBOARD_INGEST_ADMIN_TOKEN`` (or
-``INGEST_ADMIN_TOKEN``), ``DASHBOARD_HTTP_TIMEOUT_SECONDS``,
+:data:`crm_common.settings.SERVICE_PORTS`), ``DASHBOARD_HTTP_TIMEOUT_SECONDS``,
 ``DASHBOARD_KAFKA_TIMEOUT_SECONDS``, ``DASHBOARD_RECENT_DEAD_LETTERS``,
-``DASHBOARD_EXPORTER_INTERVAL_SECONDS``;
+``DASHBOARD_EXPORTER_INTERVAL_SECONDS``, ``DASHBOARD_BEHIND_RECORDS``;
+``CRM_INTERNAL_KEY_INGEST`` signs the tokens for ingest's dead-letter routes (no admin
+token: a tenant's token lists its own letters), ``CRM_METRICS_TOKEN`` reads /metrics;
 Kafka from ``KAFKA_*`` (the topic prefix names this run's topics and groups).
 """
 
@@ -14,7 +15,9 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm_common.internal_auth import dev_key, key_variable, mint
 from crm_common.settings import SERVICE_PORTS, KafkaSettings
+from crm_dashboard.ops.scope import OpsScope
 
 # The order the console lists them in: the flow of an event.
 SERVICES = ("ingest", "profile", "segment", "messaging", "dashboard")
@@ -35,12 +38,15 @@ class OpsSettings(BaseSettings):
     messaging_url: str = _local("messaging")
     dashboard_url: str = _local("dashboard")
     # The same variables as the console's own settings (crm_dashboard.config).
-    ingest_admin_token: SecretStr = Field(
-        default=SecretStr("dev-admin-token"),
-        validation_alias=AliasChoices(
-            "ingest_admin_token", "DASHBOARD_INGEST_ADMIN_TOKEN", "INGEST_ADMIN_TOKEN"
-        ),
+    ingest_key: SecretStr = Field(
+        default=SecretStr(dev_key("ingest")),
+        validation_alias=AliasChoices("ingest_key", key_variable("ingest")),
     )
+    metrics_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("metrics_token", "CRM_METRICS_TOKEN")
+    )
+    # A tenant sees a consumer group as "behind" from this many records of lag on.
+    behind_records: int = Field(default=1000, ge=1)
     http_timeout_seconds: float = Field(default=3.0, gt=0)
     kafka_timeout_seconds: float = Field(default=10.0, gt=0)
     recent_dead_letters: int = Field(default=20, ge=0, le=1000)
@@ -51,5 +57,19 @@ class OpsSettings(BaseSettings):
         """Base URL of one of :data:`SERVICES` (no trailing slash)."""
         return str(getattr(self, f"{service}_url")).rstrip("/")
 
-    def admin_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.ingest_admin_token.get_secret_value()}"}
+    def dlq_headers(self, scope: OpsScope) -> dict[str, str]:
+        """A fresh token for one call to ingest's dead-letter routes for ``scope``."""
+        token = mint(
+            self.ingest_key,
+            audience="ingest",
+            tenant_id=scope.tenant_id,
+            role=scope.role,
+            operator=scope.installation,
+            subject=scope.subject,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    def metrics_headers(self) -> dict[str, str]:
+        if self.metrics_token is None:
+            return {}
+        return {"Authorization": f"Bearer {self.metrics_token.get_secret_value()}"}

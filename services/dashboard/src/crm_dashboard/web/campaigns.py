@@ -31,7 +31,7 @@ async def create_campaign(
     template_id: Annotated[str, Form()],
 ) -> Response:
     body = {"name": name, "segment_id": segment_id, "channel": channel, "template_id": template_id}
-    got = await ctx.backends.call("messaging", "POST", "/v1/campaigns", viewer.tenant_id, json=body)
+    got = await ctx.backends.call("messaging", "POST", "/v1/campaigns", viewer, json=body)
     if not got.ok:
         return render(request, ctx, viewer, "failed.html", got.status or 502, failure=got)
     return RedirectResponse(f"/campaigns/{got.data['id']}", status_code=303)
@@ -45,10 +45,9 @@ async def _campaign_page(
     status: int = 200,
     error: Fetched | None = None,
 ) -> HTMLResponse:
-    tid = viewer.tenant_id
     campaign, stats = await asyncio.gather(
-        ctx.backends.call("messaging", "GET", f"/v1/campaigns/{campaign_id}", tid),
-        ctx.backends.call("messaging", "GET", f"/v1/campaigns/{campaign_id}/stats", tid),
+        ctx.backends.call("messaging", "GET", f"/v1/campaigns/{campaign_id}", viewer),
+        ctx.backends.call("messaging", "GET", f"/v1/campaigns/{campaign_id}/stats", viewer),
     )
     current = campaign.data.get("status") if campaign.ok else None
     actions = [a for a, states in CAMPAIGN_ACTIONS.items() if current in states]
@@ -71,7 +70,7 @@ async def campaign_action(
     if action not in CAMPAIGN_ACTIONS:
         return Response(status_code=404)
     path = f"/v1/campaigns/{campaign_id}/{action}"
-    got = await ctx.backends.call("messaging", "POST", path, viewer.tenant_id)
+    got = await ctx.backends.call("messaging", "POST", path, viewer)
     if not got.ok:
         return await _campaign_page(request, ctx, viewer, campaign_id, got.status or 502, got)
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from crm_dashboard.clients import Backends, Fetched
+from crm_dashboard.clients import Backends, Fetched, Principal
 from crm_dashboard.web.deps import Ctx, ViewerDep, render
 from crm_dashboard.web.lists import identifier_query, items_of
 
@@ -28,21 +28,21 @@ async def search(
     found: Fetched | None = None
     if q.strip():
         found = await ctx.backends.call(
-            "profile", "GET", "/v1/profiles", viewer.tenant_id, params=identifier_query(q)
+            "profile", "GET", "/v1/profiles", viewer, params=identifier_query(q)
         )
     elif rfm_rank or f_stage:
         params = {"rfm_rank": rfm_rank, "f_stage": f_stage, "limit": 50}
         found = await ctx.backends.call(
-            "profile", "GET", "/v1/profiles/search", viewer.tenant_id, params=params
+            "profile", "GET", "/v1/profiles/search", viewer, params=params
         )
     rows = items_of(found) if found is not None and found.ok else []
     values = {"q": q, "rfm_rank": rfm_rank, "f_stage": f_stage, "found": found, "rows": rows}
     return render(request, ctx, viewer, "customers.html", **values)
 
 
-async def journeys_of(backends: Backends, tenant_id: str, profile_id: str) -> Fetched:
+async def journeys_of(backends: Backends, viewer: Principal, profile_id: str) -> Fetched:
     """The journeys this person has a run in (one runs call per journey)."""
-    listing = await backends.call("messaging", "GET", "/v1/journeys", tenant_id)
+    listing = await backends.call("messaging", "GET", "/v1/journeys", viewer)
     if not listing.ok:
         return listing
     journeys = items_of(listing)[:MAX_JOURNEYS]
@@ -52,7 +52,7 @@ async def journeys_of(backends: Backends, tenant_id: str, profile_id: str) -> Fe
                 "messaging",
                 "GET",
                 f"/v1/journeys/{j.get('id') or j.get('journey_id')}/runs",
-                tenant_id,
+                viewer,
                 params={"profile_id": profile_id},
             )
             for j in journeys
@@ -67,14 +67,16 @@ async def journeys_of(backends: Backends, tenant_id: str, profile_id: str) -> Fe
 
 @router.get("/customers/{profile_id}")
 async def customer(request: Request, ctx: Ctx, viewer: ViewerDep, profile_id: str) -> HTMLResponse:
-    tid, b = viewer.tenant_id, ctx.backends
+    b = ctx.backends
     profile, timeline, orders, segments, messages, journeys = await asyncio.gather(
-        b.call("profile", "GET", f"/v1/profiles/{profile_id}", tid),
-        b.call("profile", "GET", f"/v1/profiles/{profile_id}/timeline", tid, params={"limit": 50}),
-        b.call("profile", "GET", f"/v1/profiles/{profile_id}/orders", tid),
-        b.call("segment", "GET", f"/v1/profiles/{profile_id}/segments", tid),
-        b.call("messaging", "GET", "/v1/messages", tid, params={"profile_id": profile_id}),
-        journeys_of(b, tid, profile_id),
+        b.call("profile", "GET", f"/v1/profiles/{profile_id}", viewer),
+        b.call(
+            "profile", "GET", f"/v1/profiles/{profile_id}/timeline", viewer, params={"limit": 50}
+        ),
+        b.call("profile", "GET", f"/v1/profiles/{profile_id}/orders", viewer),
+        b.call("segment", "GET", f"/v1/profiles/{profile_id}/segments", viewer),
+        b.call("messaging", "GET", "/v1/messages", viewer, params={"profile_id": profile_id}),
+        journeys_of(b, viewer, profile_id),
     )
     status = 404 if profile.status == 404 else 200
     return render(

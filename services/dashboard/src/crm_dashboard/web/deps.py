@@ -12,15 +12,17 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from crm_common.internal_auth import Role
 from crm_dashboard import repository as repo
 from crm_dashboard.context import DashboardContext
 from crm_dashboard.handlers.users import User, load_user
 from crm_dashboard.i18n import LANGUAGES, default_language
+from crm_dashboard.ops.scope import OpsScope
 
 RANK = {"viewer": 0, "marketer": 1, "admin": 2}
 
@@ -82,6 +84,26 @@ class Viewer:
     @property
     def tenant_id(self) -> str:
         return self.user.tenant_id
+
+    @property
+    def role(self) -> Role:
+        """The tenant role the services see in the console's tokens (users_role check)."""
+        return cast(Role, self.user.role)
+
+    @property
+    def subject(self) -> str:
+        return self.user.user_id
+
+    @property
+    def operator(self) -> bool:
+        return self.user.operator
+
+    def ops_scope(self) -> OpsScope:
+        """What the operations view shows this user: the installation to an operator,
+        the own tenant to everyone else."""
+        if self.operator:
+            return OpsScope(None, self.role, self.subject)
+        return OpsScope(self.tenant_id, self.role, self.subject)
 
 
 async def _viewer(request: Request, ctx: Ctx) -> Viewer:

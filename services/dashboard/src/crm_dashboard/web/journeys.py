@@ -25,13 +25,13 @@ JOURNEY_ACTIONS = {
 
 @router.get("/journeys")
 async def journeys_page(request: Request, ctx: Ctx, viewer: ViewerDep) -> HTMLResponse:
-    tid, b = viewer.tenant_id, ctx.backends
+    b = ctx.backends
     journeys, templates, campaigns, segments, message_templates = await asyncio.gather(
-        b.call("messaging", "GET", "/v1/journeys", tid),
-        b.call("messaging", "GET", "/v1/journey-templates", tid),
-        b.call("messaging", "GET", "/v1/campaigns", tid),
-        b.call("segment", "GET", "/v1/segments", tid, params={"status": "active"}),
-        b.call("messaging", "GET", "/v1/templates", tid),
+        b.call("messaging", "GET", "/v1/journeys", viewer),
+        b.call("messaging", "GET", "/v1/journey-templates", viewer),
+        b.call("messaging", "GET", "/v1/campaigns", viewer),
+        b.call("segment", "GET", "/v1/segments", viewer, params={"status": "active"}),
+        b.call("messaging", "GET", "/v1/templates", viewer),
     )
     return render(
         request,
@@ -58,7 +58,7 @@ async def install(
 ) -> Response:
     body = {"name": name.strip() or None, "segment_id": segment_id or None}
     path = f"/v1/journey-templates/{key}/install"
-    got = await ctx.backends.call("messaging", "POST", path, viewer.tenant_id, json=body)
+    got = await ctx.backends.call("messaging", "POST", path, viewer, json=body)
     if not got.ok:
         return render(request, ctx, viewer, "failed.html", got.status or 502, failure=got)
     return RedirectResponse(f"/journeys/{got.data['id']}", status_code=303)
@@ -73,10 +73,9 @@ async def _journey_page(
     draft: str | None = None,
     error: Fetched | None = None,
 ) -> HTMLResponse:
-    tid = viewer.tenant_id
     journey, stats = await asyncio.gather(
-        ctx.backends.call("messaging", "GET", f"/v1/journeys/{journey_id}", tid),
-        ctx.backends.call("messaging", "GET", f"/v1/journeys/{journey_id}/stats", tid),
+        ctx.backends.call("messaging", "GET", f"/v1/journeys/{journey_id}", viewer),
+        ctx.backends.call("messaging", "GET", f"/v1/journeys/{journey_id}/stats", viewer),
     )
     if draft is None and journey.ok:
         draft = json.dumps(journey.data.get("definition"), ensure_ascii=False, indent=2)
@@ -117,7 +116,7 @@ async def save_definition(
         return await _journey_page(request, ctx, viewer, journey_id, 422, definition, error)
     body = {"definition": parsed} | ({"name": name.strip()} if name.strip() else {})
     got = await ctx.backends.call(
-        "messaging", "PUT", f"/v1/journeys/{journey_id}", viewer.tenant_id, json=body
+        "messaging", "PUT", f"/v1/journeys/{journey_id}", viewer, json=body
     )
     if not got.ok:
         got.details = step_paths(got.details)
@@ -134,7 +133,7 @@ async def journey_action(
     if action not in JOURNEY_ACTIONS:
         return Response(status_code=404)
     path = f"/v1/journeys/{journey_id}/{action}"
-    got = await ctx.backends.call("messaging", "POST", path, viewer.tenant_id)
+    got = await ctx.backends.call("messaging", "POST", path, viewer)
     if not got.ok:
         return await _journey_page(request, ctx, viewer, journey_id, got.status or 502, None, got)
     return RedirectResponse(f"/journeys/{journey_id}", status_code=303)

@@ -1,5 +1,9 @@
 """Operations: services' health, events/s per stage, consumer lag, dead letters (replay,
-admin only), webhook rejections, provider errors — data from :mod:`crm_dashboard.ops`."""
+admin only), webhook rejections, provider errors — data from :mod:`crm_dashboard.ops`.
+
+A tenant's users see their own tenant (its letters, replayed by its admins, and the
+pipeline's state); installation operators see every tenant and every number
+(:mod:`crm_dashboard.ops.scope`)."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ async def operations(
     replayed: int | None = None,
     replay_error: str | None = None,
 ) -> HTMLResponse:
-    snapshot = await operations_snapshot(ctx.http, ctx.ops)
+    snapshot = await operations_snapshot(ctx.http, ctx.ops, viewer.ops_scope())
     consumers = sorted({x.consumer for x in snapshot.dead_letters.recent})
     values = {"snap": snapshot, "replayed": replayed, "replay_error": replay_error}
     return render(request, ctx, viewer, "operations.html", consumers=consumers, **values)
@@ -51,7 +55,7 @@ async def replay(
     except ValueError:
         return RedirectResponse("/operations?replay_error=since", status_code=303)
     chosen = [consumer] if consumer else None
-    result = await replay_dead_letters(ctx.http, ctx.ops, chosen, since=after)
+    result = await replay_dead_letters(ctx.http, ctx.ops, viewer.ops_scope(), chosen, since=after)
     if result.error:
         return RedirectResponse("/operations?replay_error=1", status_code=303)
     return RedirectResponse(f"/operations?replayed={result.replayed or 0}", status_code=303)

@@ -18,7 +18,7 @@ OUTCOMES = ("reached", "no_answer", "declined", "converted")
 
 @router.get("/dm")
 async def batches(request: Request, ctx: Ctx, viewer: ViewerDep) -> HTMLResponse:
-    got = await ctx.backends.call("messaging", "GET", "/v1/dm-batches", viewer.tenant_id)
+    got = await ctx.backends.call("messaging", "GET", "/v1/dm-batches", viewer)
     return render(request, ctx, viewer, "dm.html", batches=got, rows=items_of(got))
 
 
@@ -34,7 +34,7 @@ async def download(
     path = f"/v1/dm-batches/{batch_id}/download"
     try:
         answer = await ctx.backends.send(
-            "messaging", "GET", path, viewer.tenant_id, params={"encoding": encoding}
+            "messaging", "GET", path, viewer, params={"encoding": encoding}
         )
     except httpx.HTTPError as exc:
         failure = Fetched(error=f"messaging unreachable ({type(exc).__name__})")
@@ -56,7 +56,7 @@ async def download(
 async def calls(request: Request, ctx: Ctx, viewer: ViewerDep, state: str = "open") -> HTMLResponse:
     state = state if state in ("open", "done") else "open"
     got = await ctx.backends.call(
-        "messaging", "GET", "/v1/call-list", viewer.tenant_id, params={"state": state}
+        "messaging", "GET", "/v1/call-list", viewer, params={"state": state}
     )
     values = {"entries": got, "rows": items_of(got), "state": state, "outcomes": OUTCOMES}
     return render(request, ctx, viewer, "calls.html", **values)
@@ -73,7 +73,7 @@ async def record_outcome(
 ) -> Response:
     body = {"outcome": outcome, "note": note.strip() or None}
     path = f"/v1/call-list/{entry_id}/outcome"
-    got = await ctx.backends.call("messaging", "POST", path, viewer.tenant_id, json=body)
+    got = await ctx.backends.call("messaging", "POST", path, viewer, json=body)
     if not got.ok:
         status = got.status or 502
         return render(request, ctx, viewer, "failed.html", status, failure=got, back="/calls")

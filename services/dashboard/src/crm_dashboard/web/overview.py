@@ -17,7 +17,7 @@ RANKS = ("A", "B", "C", "D", "E")
 
 @router.get("/")
 async def overview(request: Request, ctx: Ctx, viewer: ViewerDep) -> HTMLResponse:
-    data = await ctx.backends.call("profile", "GET", "/v1/analytics/overview", viewer.tenant_id)
+    data = await ctx.backends.call("profile", "GET", "/v1/analytics/overview", viewer)
     return render(request, ctx, viewer, "overview.html", data=data)
 
 
@@ -44,12 +44,12 @@ async def rfm(
 ) -> HTMLResponse:
     day = _since(since)
     grid, moves = await asyncio.gather(
-        ctx.backends.call("profile", "GET", "/v1/analytics/rfm", viewer.tenant_id),
+        ctx.backends.call("profile", "GET", "/v1/analytics/rfm", viewer),
         ctx.backends.call(
             "profile",
             "GET",
             "/v1/analytics/rank-movement",
-            viewer.tenant_id,
+            viewer,
             params={"since": day.isoformat()},
         ),
     )

@@ -10,17 +10,17 @@ import httpx
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from crm_dashboard.clients import Backends, Fetched
+from crm_dashboard.clients import Backends, Fetched, Principal
 from crm_dashboard.web.deps import Ctx, MarketerDep, Viewer, ViewerDep, render
 from crm_dashboard.web.lists import items_of
 
 router = APIRouter(include_in_schema=False)
 
 
-async def history(backends: Backends, tenant_id: str, segment_id: str) -> list[dict[str, Any]]:
+async def history(backends: Backends, viewer: Principal, segment_id: str) -> list[dict[str, Any]]:
     """Size at the end of each of the last 30 days (size-history, else history)."""
     for path in (f"/v1/segments/{segment_id}/size-history", f"/v1/segments/{segment_id}/history"):
-        got = await backends.call("segment", "GET", path, tenant_id, params={"days": 30})
+        got = await backends.call("segment", "GET", path, viewer, params={"days": 30})
         if got.ok:
             return items_of(got, "items", "days")
     return []
@@ -28,13 +28,12 @@ async def history(backends: Backends, tenant_id: str, segment_id: str) -> list[d
 
 @router.get("/segments")
 async def list_segments(request: Request, ctx: Ctx, viewer: ViewerDep) -> HTMLResponse:
-    tid = viewer.tenant_id
     listing, templates = await asyncio.gather(
-        ctx.backends.call("segment", "GET", "/v1/segments", tid, params={"status": "active"}),
-        ctx.backends.call("segment", "GET", "/v1/segment-templates", tid),
+        ctx.backends.call("segment", "GET", "/v1/segments", viewer, params={"status": "active"}),
+        ctx.backends.call("segment", "GET", "/v1/segment-templates", viewer),
     )
     segments = items_of(listing, "segments")
-    trends = await asyncio.gather(*(history(ctx.backends, tid, s["id"]) for s in segments))
+    trends = await asyncio.gather(*(history(ctx.backends, viewer, s["id"]) for s in segments))
     rows = [
         {"segment": s, "trend": t, "size": t[-1]["size"] if t else s.get("size")}
         for s, t in zip(segments, trends, strict=True)
@@ -47,7 +46,7 @@ async def list_segments(request: Request, ctx: Ctx, viewer: ViewerDep) -> HTMLRe
 async def _builder(
     request: Request, ctx: Ctx, viewer: Viewer, status: int = 200, **values: Any
 ) -> HTMLResponse:
-    templates = await ctx.backends.call("segment", "GET", "/v1/segment-templates", viewer.tenant_id)
+    templates = await ctx.backends.call("segment", "GET", "/v1/segment-templates", viewer)
     defaults = {"name": "", "description": "", "definition": "", "error": None, "count": None}
     return render(
         request,
@@ -90,21 +89,21 @@ async def create(
     if parsed is None:
         return await _builder(request, ctx, viewer, 422, error=error, **form)
     if action == "preview":
-        got = await preview(ctx.backends, viewer.tenant_id, parsed)
+        got = await preview(ctx.backends, viewer, parsed)
         status = 200 if got.ok else 422
         count = got.data["count"] if got.ok else None
         failed = None if got.ok else got
         return await _builder(request, ctx, viewer, status, error=failed, count=count, **form)
     body = {"name": name, "description": description, "definition": parsed}
-    got = await ctx.backends.call("segment", "POST", "/v1/segments", viewer.tenant_id, json=body)
+    got = await ctx.backends.call("segment", "POST", "/v1/segments", viewer, json=body)
     if not got.ok:
         return await _builder(request, ctx, viewer, got.status or 502, error=got, **form)
     return RedirectResponse(f"/segments/{got.data['id']}", status_code=303)
 
 
-async def preview(backends: Backends, tenant_id: str, definition: dict[str, Any]) -> Fetched:
+async def preview(backends: Backends, viewer: Principal, definition: dict[str, Any]) -> Fetched:
     body = {"definition": definition, "sample_size": 5}
-    return await backends.call("segment", "POST", "/v1/segments/preview", tenant_id, json=body)
+    return await backends.call("segment", "POST", "/v1/segments/preview", viewer, json=body)
 
 
 @router.post("/api/segments/preview")
@@ -119,7 +118,7 @@ async def live_preview(request: Request, ctx: Ctx, viewer: ViewerDep) -> JSONRes
         details = [{"path": "definition", "message": "must be a JSON object"}]
         error = {"code": "invalid_definition", "message": "definition", "details": details}
         return JSONResponse({"error": error}, status_code=422)
-    got = await preview(ctx.backends, viewer.tenant_id, definition)
+    got = await preview(ctx.backends, viewer, definition)
     if got.ok:
         return JSONResponse({"count": got.data["count"]})
     failed: dict[str, Any] = {"code": "preview_failed", "message": got.error}
@@ -130,7 +129,7 @@ async def live_preview(request: Request, ctx: Ctx, viewer: ViewerDep) -> JSONRes
 @router.post("/segment-templates/{key}/install")
 async def install(request: Request, ctx: Ctx, viewer: MarketerDep, key: str) -> Response:
     path = f"/v1/segment-templates/{key}/install"
-    got = await ctx.backends.call("segment", "POST", path, viewer.tenant_id)
+    got = await ctx.backends.call("segment", "POST", path, viewer)
     if got.ok:
         return RedirectResponse(f"/segments/{got.data['id']}", status_code=303)
     return render(request, ctx, viewer, "failed.html", got.status or 502, failure=got)
@@ -140,17 +139,16 @@ async def install(request: Request, ctx: Ctx, viewer: MarketerDep, key: str) -> 
 async def segment(
     request: Request, ctx: Ctx, viewer: ViewerDep, segment_id: str, cursor: str | None = None
 ) -> HTMLResponse:
-    tid = viewer.tenant_id
     seg, members, trend = await asyncio.gather(
-        ctx.backends.call("segment", "GET", f"/v1/segments/{segment_id}", tid),
+        ctx.backends.call("segment", "GET", f"/v1/segments/{segment_id}", viewer),
         ctx.backends.call(
             "segment",
             "GET",
             f"/v1/segments/{segment_id}/members",
-            tid,
+            viewer,
             params={"limit": 100, "cursor": cursor},
         ),
-        history(ctx.backends, tid, segment_id),
+        history(ctx.backends, viewer, segment_id),
     )
     values = {"seg": seg, "members": members, "trend": trend, "segment_id": segment_id}
     definition = seg.data["definition"] if seg.ok else None
@@ -161,7 +159,7 @@ async def segment(
 @router.post("/segments/{segment_id}/archive")
 async def archive(request: Request, ctx: Ctx, viewer: MarketerDep, segment_id: str) -> Response:
     path = f"/v1/segments/{segment_id}"
-    got = await ctx.backends.call("segment", "DELETE", path, viewer.tenant_id)
+    got = await ctx.backends.call("segment", "DELETE", path, viewer)
     if got.ok:
         return RedirectResponse("/segments", status_code=303)
     return render(request, ctx, viewer, "failed.html", got.status or 502, failure=got)
@@ -169,10 +167,9 @@ async def archive(request: Request, ctx: Ctx, viewer: MarketerDep, segment_id: s
 
 @router.get("/segments/{segment_id}/members.csv")
 async def members_csv(ctx: Ctx, viewer: ViewerDep, segment_id: str) -> Response:
-    tid = viewer.tenant_id
     try:
         answer = await ctx.backends.send(
-            "segment", "GET", f"/v1/segments/{segment_id}/members", tid, params={"format": "csv"}
+            "segment", "GET", f"/v1/segments/{segment_id}/members", viewer, params={"format": "csv"}
         )
     except httpx.HTTPError as exc:
         return Response(f"segment unreachable ({type(exc).__name__})", status_code=502)

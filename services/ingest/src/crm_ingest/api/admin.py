@@ -1,4 +1,6 @@
-"""Admin API (admin token): tenants, webhook secrets, API keys, dead letters."""
+"""Admin API: tenants, webhook secrets and API keys (admin token only), and dead letters
+(the admin token sees every tenant's; a console token its tenant's, or every tenant's
+for an installation operator)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from crm_common.errors import ApiError
-from crm_ingest.api.deps import Admin, Ctx
+from crm_ingest.api.deps import Admin, Ctx, DlqAccessDep
 from crm_ingest.api.schemas import (
     KeyCreated,
     ReplayRequest,
@@ -21,10 +23,16 @@ from crm_ingest.handlers import dlq
 from crm_ingest.handlers import tenants as handlers
 from crm_ingest.repository import tenants as repo
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
+# Every tenant, secret and key route: the admin token only.
+tenants_router = APIRouter(tags=["admin"], dependencies=[Admin])
+# Dead letters: each route takes DlqAccessDep (admin token or a console token).
+dlq_router = APIRouter(tags=["admin"])
+TenantFilter = Query(
+    None, max_length=64, description="operators only: one tenant's letters (others: their own)"
+)
 
 
-@router.post("/tenants", status_code=201, response_model=TenantCreated)
+@tenants_router.post("/tenants", status_code=201, response_model=TenantCreated)
 async def create_tenant(body: TenantCreate, ctx: Ctx) -> TenantCreated:
     async with ctx.db.transaction() as session:
         issued = await handlers.create_tenant(session, handlers.NewTenant(**body.model_dump()))
@@ -37,7 +45,7 @@ async def create_tenant(body: TenantCreate, ctx: Ctx) -> TenantCreated:
     )
 
 
-@router.get("/tenants")
+@tenants_router.get("/tenants")
 async def list_tenants(ctx: Ctx) -> dict[str, Any]:
     async with ctx.db.transaction() as session:
         rows = await repo.list_tenants(session)
@@ -55,13 +63,13 @@ async def list_tenants(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/tenants/{tenant_id}")
+@tenants_router.get("/tenants/{tenant_id}")
 async def get_tenant(tenant_id: str, ctx: Ctx) -> dict[str, Any]:
     async with ctx.db.transaction() as session:
         return await handlers.describe(session, tenant_id)
 
 
-@router.post("/tenants/{tenant_id}/webhook-secrets", status_code=201)
+@tenants_router.post("/tenants/{tenant_id}/webhook-secrets", status_code=201)
 async def add_secret(tenant_id: str, body: SecretCreate, ctx: Ctx) -> SecretCreated:
     async with ctx.db.transaction() as session:
         secret_id = await handlers.add_webhook_secret(session, tenant_id, body.secret)
@@ -69,7 +77,7 @@ async def add_secret(tenant_id: str, body: SecretCreate, ctx: Ctx) -> SecretCrea
     return SecretCreated(secret_id=secret_id)
 
 
-@router.delete("/tenants/{tenant_id}/webhook-secrets/{secret_id}", status_code=204)
+@tenants_router.delete("/tenants/{tenant_id}/webhook-secrets/{secret_id}", status_code=204)
 async def revoke_secret(tenant_id: str, secret_id: str, ctx: Ctx) -> Response:
     async with ctx.db.transaction() as session:
         await handlers.revoke_webhook_secret(session, tenant_id, secret_id)
@@ -77,31 +85,54 @@ async def revoke_secret(tenant_id: str, secret_id: str, ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/tenants/{tenant_id}/api-keys", status_code=201)
+@tenants_router.post("/tenants/{tenant_id}/api-keys", status_code=201)
 async def new_api_key(tenant_id: str, ctx: Ctx) -> KeyCreated:
     async with ctx.db.transaction() as session:
         issued = await handlers.issue_api_key(session, tenant_id)
     return KeyCreated(key_id=issued.key_id, api_key=issued.api_key)
 
 
-@router.delete("/tenants/{tenant_id}/api-keys/{key_id}", status_code=204)
+@tenants_router.delete("/tenants/{tenant_id}/api-keys/{key_id}", status_code=204)
 async def revoke_api_key(tenant_id: str, key_id: str, ctx: Ctx) -> Response:
     async with ctx.db.transaction() as session:
         await handlers.revoke_api_key(session, tenant_id, key_id)
     return Response(status_code=204)
 
 
-@router.get("/dlq")
-async def dead_letters(ctx: Ctx, limit: int = Query(50, ge=0, le=1000)) -> dict[str, Any]:
-    return await dlq.summary(ctx.db, ctx.settings.kafka, limit)
+@dlq_router.get("/dlq")
+async def dead_letters(
+    ctx: Ctx,
+    access: DlqAccessDep,
+    limit: int = Query(50, ge=0, le=1000),
+    tenant_id: str | None = TenantFilter,
+) -> dict[str, Any]:
+    scope = access.narrowed(tenant_id)
+    return await dlq.summary(ctx.db, ctx.settings.kafka, limit, tenant_id=scope.tenant_id)
 
 
-@router.post("/dlq/replay")
-async def replay(ctx: Ctx, body: ReplayRequest | None = None) -> ReplayResult:
+@dlq_router.post("/dlq/replay")
+async def replay(
+    ctx: Ctx,
+    access: DlqAccessDep,
+    body: ReplayRequest | None = None,
+    tenant_id: str | None = TenantFilter,
+) -> ReplayResult:
     request = body or ReplayRequest()
     if request.since is not None and request.since.tzinfo is None:
         raise ApiError(422, "invalid_request", "since: must carry a UTC offset")
+    scope = access.narrowed(tenant_id)
     count = await dlq.replay(
-        ctx.db, ctx.producer, ctx.settings.kafka, consumer=request.consumer, since=request.since
+        ctx.db,
+        ctx.producer,
+        ctx.settings.kafka,
+        consumer=request.consumer,
+        since=request.since,
+        tenant_id=scope.tenant_id,
+        who=scope.who,
     )
     return ReplayResult(replayed=count)
+
+
+router = APIRouter(prefix="/admin")
+router.include_router(tenants_router)
+router.include_router(dlq_router)

@@ -9,6 +9,12 @@ the original record, read back at its topic, partition and offset and checked
 against the letter's SHA-256. One whose original cannot be read (an outbox row no
 topic accepts, or a record past the topic's retention) is not replayed, stays
 listed, and is counted and logged with the reason.
+
+Letters belong to a tenant (:attr:`DeadLetter.tenant`: recorded on the letter, or
+named by its key for letters older than the field); listing and replay can be limited
+to one tenant's, which is what a tenant's console sees. Letters naming no tenant are
+only an operator's. Error texts go out redacted (older letters were written before
+the redaction).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from crm_common.db import Database
 from crm_common.kafka import DeadLetter, Producer, dead_letter_from_bytes
+from crm_common.logging import scrub
 from crm_common.settings import KafkaSettings
 from crm_ingest.config import DLQ_TOPIC
 from crm_ingest.repository import dlq as repo
@@ -43,9 +50,14 @@ class Letter:
 
 
 async def read_letters(
-    kafka: KafkaSettings, *, consumer: str | None = None, since: datetime | None = None
+    kafka: KafkaSettings,
+    *,
+    consumer: str | None = None,
+    since: datetime | None = None,
+    tenant_id: str | None = None,
 ) -> list[Letter]:
-    """Every dead letter on the topic (oldest first), optionally filtered."""
+    """Every dead letter on the topic (oldest first), optionally filtered (``tenant_id``
+    None: every tenant's, and those naming none)."""
     topic = kafka.topic(DLQ_TOPIC)
     reader = AIOKafkaConsumer(
         bootstrap_servers=kafka.bootstrap_servers,
@@ -63,6 +75,7 @@ async def read_letters(
         for x in letters
         if (consumer is None or x.letter.consumer == consumer)
         and (since is None or x.letter.failed_at >= since)
+        and (tenant_id is None or x.letter.tenant == tenant_id)
     ]
 
 
@@ -84,9 +97,12 @@ async def _drain(reader: AIOKafkaConsumer, bootstrap: str, topic: str) -> list[L
     return letters
 
 
-async def summary(db: Database, kafka: KafkaSettings, limit: int) -> dict[str, Any]:
-    """Count and the most recent letters with their reasons (for the console)."""
-    letters = await read_letters(kafka)
+async def summary(
+    db: Database, kafka: KafkaSettings, limit: int, *, tenant_id: str | None = None
+) -> dict[str, Any]:
+    """Count and the most recent letters with their reasons (for the console): one
+    tenant's, or with ``tenant_id`` None every letter."""
+    letters = await read_letters(kafka, tenant_id=tenant_id)
     recent = list(reversed(letters[-limit:])) if limit > 0 else []
     async with db.transaction() as session:
         done = await repo.replayed(session, kafka.topic(DLQ_TOPIC), [x.key for x in recent])
@@ -97,10 +113,11 @@ async def summary(db: Database, kafka: KafkaSettings, limit: int) -> dict[str, A
                 "dlq_partition": x.partition,
                 "dlq_offset": x.offset,
                 "consumer": x.letter.consumer,
+                "tenant_id": x.letter.tenant,
                 "topic": x.letter.topic,
                 "partition": x.letter.partition,
                 "offset": x.letter.offset,
-                "error": x.letter.error,
+                "error": scrub(x.letter.error),
                 "attempts": x.letter.attempts,
                 "failed_at": x.letter.failed_at,
                 "replayed": x.key in done,
@@ -117,9 +134,12 @@ async def replay(
     *,
     consumer: str | None = None,
     since: datetime | None = None,
+    tenant_id: str | None = None,
+    who: str = "",
 ) -> int:
-    """Re-publish the original bytes of letters not replayed yet; how many were sent."""
-    letters = await read_letters(kafka, consumer=consumer, since=since)
+    """Re-publish the original bytes of letters not replayed yet (one tenant's, or with
+    ``tenant_id`` None all of them); how many were sent. ``who`` goes to the log."""
+    letters = await read_letters(kafka, consumer=consumer, since=since, tenant_id=tenant_id)
     async with db.transaction() as session:
         done = await repo.replayed(session, kafka.topic(DLQ_TOPIC), [x.key for x in letters])
     pending = [x for x in letters if x.key not in done]
@@ -131,7 +151,13 @@ async def replay(
         await producer.send_many(_record(x, originals.get(x.key)) for x in todo)
     log.info(
         "replayed dead letters",
-        extra={"count": len(todo), "unreadable": len(pending) - len(ready), "consumer": consumer},
+        extra={
+            "count": len(todo),
+            "unreadable": len(pending) - len(ready),
+            "consumer": consumer,
+            "tenant_id": tenant_id,
+            "by": who,
+        },
     )
     return len(todo)
 

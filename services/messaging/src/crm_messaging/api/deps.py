@@ -11,10 +11,21 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.db import Database
-from crm_common.tenancy import Caller, authenticate
+from crm_common.internal_auth import RoutePolicy
+from crm_common.tenancy import Caller, InternalAuth, authenticate
 from crm_messaging.clock import Clock
 from crm_messaging.config import Settings
 from crm_messaging.tables import tenants
+
+# What the console may do here, by the signed-in user's role (tenant API keys: all).
+POLICY = RoutePolicy(
+    routes={
+        "POST /v1/templates/{template_id}/preview": "viewer",  # renders, changes nothing
+        "GET /v1/dm-batches/{batch_id}/download": "marketer",  # marks the batch exported
+        "GET /v1/settings": "admin",  # provider accounts
+        "PUT /v1/settings": "admin",
+    }
+)
 
 
 @dataclass
@@ -33,9 +44,9 @@ class Services:
     @asynccontextmanager
     async def tenant_session(self, request: Request) -> AsyncIterator[tuple[AsyncSession, Caller]]:
         """One transaction for the request, with its authenticated caller."""
-        token = self.settings.service.service_token.get_secret_value()
+        internal = InternalAuth("messaging", self.settings.service.internal_key, POLICY)
         async with self.db.transaction() as session:
-            caller = await authenticate(request, session, tenants, token)
+            caller = await authenticate(request, session, tenants, internal)
             yield session, caller
 
     @asynccontextmanager

@@ -10,8 +10,9 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.clock import Clock, clock_from_env
+from crm_common.internal_auth import RoutePolicy
 from crm_common.service import Runtime
-from crm_common.tenancy import Caller, authenticate
+from crm_common.tenancy import Caller, InternalAuth, authenticate
 from crm_profile.config import Settings
 from crm_profile.tables import tenants
 
@@ -48,9 +49,19 @@ def _now(request: Request) -> datetime:
 NowDep = Annotated[datetime, Depends(_now)]
 
 
+# What the console may do here, by the signed-in user's role (tenant API keys: all).
+POLICY = RoutePolicy(
+    routes={
+        "DELETE /v1/profiles/{profile_id}": "admin",  # erasure
+        "GET /v1/profiles/{profile_id}/export": "admin",  # a person's whole record
+        "PUT /v1/settings/rfm": "admin",
+    }
+)
+
+
 async def _caller(request: Request, session: SessionDep, settings: SettingsDep) -> Caller:
-    token = settings.service.service_token.get_secret_value()
-    return await authenticate(request, session, tenants, token)
+    internal = InternalAuth("profile", settings.service.internal_key, POLICY)
+    return await authenticate(request, session, tenants, internal)
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
