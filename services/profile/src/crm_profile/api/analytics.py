@@ -1,6 +1,6 @@
 """``/v1/analytics``: what the console charts (overview, RFM, rank movement).
 
-Tenant API key, or the service token with ``X-Tenant-Id``. Money is a decimal
+Tenant API key, or the console's token for profile (any role reads). Money is a decimal
 string in the tenant currency. Semantics: :mod:`crm_profile.handlers.analytics`.
 """
 
