@@ -24,6 +24,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    any_,
     case,
     cast,
     collate,
@@ -176,13 +177,14 @@ def comparison(condition: TraitCondition | PropertyFilter, value: Json) -> Predi
     if op == "contains":
         return func.coalesce(_contains(value, str(operands[0])), false())
     left = typed(value, kind)
-    right = [literal(operand, _SQL_TYPES[kind]) for operand in operands]
     test: Predicate
-    if op == "in":
-        test = left.in_(right)
-    elif op == "not_in":
-        test = left.not_in(right)
-    elif op == "between":
+    if op in ("in", "not_in"):
+        # One array parameter, not one per value: a long list cannot push the
+        # statement past asyncpg's 32,767 bind parameters.
+        listed = left == any_(literal(list(operands), ARRAY(_SQL_TYPES[kind])))
+        return func.coalesce(listed if op == "in" else not_(listed), false())
+    right = [literal(operand, _SQL_TYPES[kind]) for operand in operands]
+    if op == "between":
         test = left.between(right[0], right[1])
     else:
         test = _SQL_COMPARATORS[op](left, right[0])

@@ -1,4 +1,9 @@
-"""Set-based work over the read model: fill, preview, verify."""
+"""Set-based work over the read model: fill, preview, verify.
+
+Statements carrying a definition are compiled off the event loop
+(:mod:`crm_segment.repository.compiled`); callers bound their run time with a
+statement timeout (:mod:`crm_segment.repository.timeouts`).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_segment.domain.definition import Definition
 from crm_segment.domain.membership import INELIGIBLE_FLAGS
+from crm_segment.repository.compiled import execute
 from crm_segment.sqlcompile import compile_definition
 from crm_segment.sqltiming import next_change_bound
 from crm_segment.tables import memberships, profiles
@@ -59,8 +65,9 @@ async def fill(
     """Make the open rows equal the SQL result; return (entered ids, exited (id, entered_at))."""
     await session.execute(text(_CREATE_MATCHED))
     await session.execute(text("TRUNCATE segment_fill_matched"))
-    await session.execute(
-        _matched.insert().from_select(["profile_id"], members_query(definition, tenant_id, now))
+    await execute(
+        session,
+        _matched.insert().from_select(["profile_id"], members_query(definition, tenant_id, now)),
     )
     await session.execute(text("ANALYZE segment_fill_matched"))
     m = memberships.c
@@ -94,14 +101,15 @@ async def lower_next_change(
     if candidate is None:
         return 0
     p = profiles.c
-    result = await session.execute(
+    result = await execute(
+        session,
         update(profiles)
         .where(
             p.tenant_id == tenant_id,
             candidate
             < func.coalesce(p.next_change_at, cast(literal("infinity"), DateTime(timezone=True))),
         )
-        .values(next_change_at=candidate)
+        .values(next_change_at=candidate),
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -110,16 +118,19 @@ async def preview(
     session: AsyncSession, definition: Definition, tenant_id: str, now: datetime, sample: int
 ) -> tuple[int, Sequence[Any]]:
     query = members_query(definition, tenant_id, now).subquery()
-    count = await session.scalar(select(func.count()).select_from(query))
-    rows = await session.execute(
+    count = await execute(session, select(func.count()).select_from(query))
+    rows = await execute(
+        session,
         select(profiles.c.profile_id, profiles.c.traits)
         .where(
             profiles.c.tenant_id == tenant_id, profiles.c.profile_id.in_(select(query.c.profile_id))
         )
         .order_by(profiles.c.profile_id)
-        .limit(sample)
+        .limit(sample),
+        profiles.c.profile_id,
+        profiles.c.traits,
     )
-    return int(count or 0), rows.all()
+    return int(count.scalar() or 0), rows.all()
 
 
 async def differences(
@@ -131,6 +142,6 @@ async def differences(
     actual = select(m.profile_id).where(
         m.tenant_id == tenant_id, m.segment_id == segment_id, m.exited_at.is_(None)
     )
-    missing = await session.execute(expected.except_(actual))
-    extra = await session.execute(actual.except_(expected))
+    missing = await execute(session, expected.except_(actual))
+    extra = await execute(session, actual.except_(expected))
     return sorted(str(v) for v in missing.scalars()), sorted(str(v) for v in extra.scalars())
