@@ -7,6 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from crm_common.internal_auth import internal_key_field, key_variable
 from crm_common.settings import BaseServiceSettings, ServiceSettings
+from crm_segment.domain.limits import DefinitionLimits
 
 SCHEMA = "segment"
 PROFILES_GROUP = "segment-profiles"
@@ -27,6 +28,33 @@ class SegmentService(ServiceSettings):
     consumer_batch: int = Field(default=500, ge=1)
     # Outbox rows written per statement when a fill enters or exits many profiles.
     fill_event_batch: int = Field(default=5000, ge=1)
+    # What one definition may cost (domain/limits.py). The upper bounds keep the
+    # SQL of the largest allowed definition far below asyncpg's 32,767 binds.
+    max_definition_leaves: int = Field(default=100, ge=1, le=1000)
+    max_definition_depth: int = Field(default=10, ge=1, le=32)
+    max_list_values: int = Field(default=1000, ge=1, le=10_000)
+    max_definition_values: int = Field(default=5000, ge=1, le=100_000)
+    max_event_conditions: int = Field(default=20, ge=0, le=1000)
+    max_duration_days: int = Field(default=3660, ge=1, le=36_600)
+    max_reference_depth: int = Field(default=5, ge=1, le=50)
+    # Every new profile is evaluated against all of its tenant's live segments.
+    max_live_segments: int = Field(default=500, ge=1, le=100_000)
+    # Statement timeouts (SET LOCAL statement_timeout) of previews, counts and
+    # verification, and of fills (creating, editing, installing, freezing).
+    query_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    fill_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+
+    def limits(self) -> DefinitionLimits:
+        return DefinitionLimits(
+            max_definition_leaves=self.max_definition_leaves,
+            max_definition_depth=self.max_definition_depth,
+            max_list_values=self.max_list_values,
+            max_definition_values=self.max_definition_values,
+            max_event_conditions=self.max_event_conditions,
+            max_duration_days=self.max_duration_days,
+            max_reference_depth=self.max_reference_depth,
+            max_live_segments=self.max_live_segments,
+        )
 
     def secrets(self) -> dict[str, SecretStr | None]:
         return {**super().secrets(), key_variable(self.name): self.internal_key}

@@ -7,16 +7,20 @@ from contextlib import asynccontextmanager
 
 from crm_common.errors import ApiError
 from crm_segment.domain.errors import DefinitionError
+from crm_segment.domain.limits import LimitExceededError
 from crm_segment.domain.templates import UnknownTemplateError
 from crm_segment.handlers.errors import (
     InvalidSegmentError,
     SegmentConflictError,
     SegmentNotFoundError,
 )
+from crm_segment.repository.timeouts import QueryTimeoutError
 
 
 def as_api_error(exc: Exception) -> ApiError | None:
     match exc:
+        case LimitExceededError():
+            return ApiError(422, "limit_exceeded", str(exc), [exc.problem.as_detail()])
         case DefinitionError():
             details = [{"path": path, "message": message} for path, message in exc.errors]
             return ApiError(422, "invalid_definition", str(exc), details)
@@ -30,6 +34,9 @@ def as_api_error(exc: Exception) -> ApiError | None:
             return ApiError(404, "not_found", f"no template {exc.args[0]!r}")
         case SegmentConflictError():
             return ApiError(409, exc.code, str(exc), exc.details)
+        case QueryTimeoutError():
+            detail = {"path": "", "message": str(exc), "limit": exc.setting, "max": exc.seconds}
+            return ApiError(503, "query_timeout", str(exc), [detail])
     return None
 
 
@@ -44,6 +51,7 @@ async def mapped_errors() -> AsyncIterator[None]:
         SegmentNotFoundError,
         UnknownTemplateError,
         SegmentConflictError,
+        QueryTimeoutError,
     ) as exc:
         api_error = as_api_error(exc)
         assert api_error is not None

@@ -17,7 +17,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from crm_common.errors import ApiError
+from crm_segment.api.common import querying
 from crm_segment.api.deps import CallerDep, Ctx
+from crm_segment.api.errors import mapped_errors
 from crm_segment.repository import history
 from crm_segment.repository import segments as repo
 
@@ -43,7 +45,7 @@ async def size_history(
     tz = ZoneInfo(caller.timezone)
     today = ctx.clock.now().astimezone(tz).date()
     first = today - timedelta(days=days - 1)
-    async with ctx.db.transaction() as session:
+    async with mapped_errors(), querying(ctx, "size history") as session:
         segment = await repo.get(session, caller.tenant_id, segment_id)
         if segment is None:
             raise ApiError(404, "not_found", f"no segment {segment_id!r}")

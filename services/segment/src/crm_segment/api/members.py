@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import csv
 import io
 import re
@@ -17,7 +16,9 @@ from fastapi.responses import StreamingResponse
 
 from crm_common.csvcells import safe_row
 from crm_common.errors import ApiError
+from crm_segment.api.common import querying
 from crm_segment.api.deps import CallerDep, Ctx
+from crm_segment.api.errors import mapped_errors
 from crm_segment.api.schemas import DaySize, Member, MemberPage, SegmentHistory
 from crm_segment.context import SegmentContext
 from crm_segment.repository import reads
@@ -32,15 +33,21 @@ def _encode_cursor(profile_id: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> str:
+    """The profile id a cursor stands for; 422 for anything this service did not write."""
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+        # Non-ASCII text is a ValueError here, bad base64 a binascii.Error (also
+        # a ValueError), bytes that are not UTF-8 a UnicodeDecodeError (ditto).
+        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError:
+        decoded = ""
+    if not decoded or "\x00" in decoded:  # PostgreSQL text holds no NUL
         raise ApiError(
             422,
             "invalid_request",
-            "bad cursor",
+            "bad cursor: pass next_cursor from the previous page as it is",
             [{"path": "query.cursor", "message": "bad cursor"}],
-        ) from None
+        )
+    return decoded
 
 
 async def _require_segment(ctx: SegmentContext, tenant_id: str, segment_id: str) -> None:
@@ -54,7 +61,7 @@ async def members(
     segment_id: str,
     ctx: Ctx,
     caller: CallerDep,
-    cursor: Annotated[str | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> MemberPage | StreamingResponse:
@@ -66,7 +73,7 @@ async def members(
             headers={"content-disposition": f'attachment; filename="{segment_id}.csv"'},
         )
     after = _decode_cursor(cursor) if cursor else None
-    async with ctx.db.transaction() as session:
+    async with mapped_errors(), querying(ctx, "members page") as session:
         rows = await reads.members_page(session, caller.tenant_id, segment_id, after, limit + 1)
     page = rows[:limit]
     more = len(rows) > limit
@@ -150,7 +157,7 @@ async def history(
     await _require_segment(ctx, caller.tenant_id, segment_id)
     last = ctx.clock.now().astimezone(ZoneInfo(caller.timezone)).date()
     first = last - timedelta(days=days - 1)
-    async with ctx.db.transaction() as session:
+    async with mapped_errors(), querying(ctx, "size history") as session:
         sizes = await reads.history(
             session, caller.tenant_id, segment_id, first, last, caller.timezone
         )

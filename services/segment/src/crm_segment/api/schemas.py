@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from crm_segment.domain.definition import limit_problem
+from crm_segment.domain.limits import DefinitionLimits
+
 Kind = Literal["dynamic", "snapshot"]
 Status = Literal["active", "archived"]
 
@@ -35,6 +38,16 @@ class FillSummary(BaseModel):
     exited: int
 
 
+class Suspension(BaseModel):
+    """Why the service does not evaluate a segment: its definition, saved before the
+    limits (or before an operator lowered them), exceeds one. Its members stay as
+    they were; editing it within the limits (PATCH) lifts the suspension and refills it."""
+
+    code: Literal["limit_exceeded"] = "limit_exceeded"
+    message: str
+    details: list[dict[str, Any]]
+
+
 class SegmentPublic(BaseModel):
     id: str
     name: str
@@ -50,10 +63,12 @@ class SegmentPublic(BaseModel):
     updated_at: datetime
     size: int | None = None
     fill: FillSummary | None = None
+    suspended: Suspension | None = None
 
     @classmethod
-    def of(cls, row: Any, **extra: Any) -> SegmentPublic:
+    def of(cls, row: Any, limits: DefinitionLimits, **extra: Any) -> SegmentPublic:
         return cls(
+            suspended=_suspension(row.definition, limits),
             id=row.segment_id,
             name=row.name,
             description=row.description,
@@ -68,6 +83,14 @@ class SegmentPublic(BaseModel):
             updated_at=row.updated_at,
             **extra,
         )
+
+
+def _suspension(definition: Any, limits: DefinitionLimits) -> Suspension | None:
+    problem = limit_problem(definition, limits)
+    if problem is None:
+        return None
+    message = f"not evaluated: {problem.path or '<root>'}: {problem.message}"
+    return Suspension(message=message, details=[problem.as_detail()])
 
 
 class SegmentList(BaseModel):

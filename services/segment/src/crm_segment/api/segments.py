@@ -1,11 +1,20 @@
-"""CRUD of segments, preview before saving, verification against SQL."""
+"""CRUD of segments, preview before saving, verification against SQL.
+
+Work whose cost a definition decides runs under a statement timeout
+(``SEGMENT_QUERY_TIMEOUT_SECONDS`` for previews, counts and verification,
+``SEGMENT_FILL_TIMEOUT_SECONDS`` for fills): past it the answer is a 503
+``query_timeout``, never a worker held for as long as the query runs.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from crm_segment.api.common import filling, querying
 from crm_segment.api.deps import CallerDep, Ctx
 from crm_segment.api.errors import mapped_errors
 from crm_segment.api.schemas import (
@@ -20,6 +29,7 @@ from crm_segment.api.schemas import (
     Status,
     Verification,
 )
+from crm_segment.context import SegmentContext
 from crm_segment.handlers import inspect
 from crm_segment.handlers import segments as handlers
 from crm_segment.handlers.errors import SegmentNotFoundError
@@ -31,12 +41,13 @@ router = APIRouter(prefix="/v1/segments", tags=["segments"])
 @router.post("", status_code=201)
 async def create_segment(body: SegmentCreate, ctx: Ctx, caller: CallerDep) -> SegmentPublic:
     new = handlers.NewSegment(**body.model_dump())
-    async with mapped_errors(), ctx.db.transaction() as session:
+    batch = ctx.settings.service.fill_event_batch
+    async with mapped_errors(), filling(ctx, "segment fill") as session:
         row, filled = await handlers.create(
-            session, caller.tenant_id, new, ctx.clock.now(), ctx.settings.service.fill_event_batch
+            session, caller.tenant_id, new, ctx.clock.now(), batch, ctx.limits
         )
         size = await repo.size(session, caller.tenant_id, row.segment_id)
-    return SegmentPublic.of(row, size=size, fill=FillSummary(**vars(filled)))
+    return SegmentPublic.of(row, ctx.limits, size=size, fill=FillSummary(**vars(filled)))
 
 
 @router.get("")
@@ -45,26 +56,36 @@ async def list_segments(
 ) -> SegmentList:
     async with ctx.db.transaction() as session:
         rows = await repo.list_of(session, caller.tenant_id, status)
-    return SegmentList(segments=[SegmentPublic.of(r) for r in rows])
+    return SegmentList(segments=await asyncio.to_thread(_public, rows, ctx))
+
+
+def _public(rows: Sequence[Any], ctx: SegmentContext) -> list[SegmentPublic]:
+    # Each row's definition is checked against the limits (suspended or not).
+    return [SegmentPublic.of(row, ctx.limits) for row in rows]
 
 
 @router.post("/preview")
 async def preview_segment(body: PreviewRequest, ctx: Ctx, caller: CallerDep) -> PreviewResult:
-    async with mapped_errors(), ctx.db.transaction() as session:
+    async with mapped_errors(), querying(ctx, "preview") as session:
         found = await inspect.preview(
-            session, caller.tenant_id, body.definition, ctx.clock.now(), body.sample_size
+            session,
+            caller.tenant_id,
+            body.definition,
+            ctx.clock.now(),
+            body.sample_size,
+            ctx.limits,
         )
     return PreviewResult(count=found.count, sample=[SampleProfile(**s) for s in found.sample])
 
 
 @router.get("/{segment_id}")
 async def get_segment(segment_id: str, ctx: Ctx, caller: CallerDep) -> SegmentPublic:
-    async with mapped_errors(), ctx.db.transaction() as session:
+    async with mapped_errors(), querying(ctx, "member count") as session:
         row = await repo.get(session, caller.tenant_id, segment_id)
         if row is None:
             raise SegmentNotFoundError(segment_id)
         size = await repo.size(session, caller.tenant_id, segment_id)
-    return SegmentPublic.of(row, size=size)
+    return SegmentPublic.of(row, ctx.limits, size=size)
 
 
 @router.patch("/{segment_id}")
@@ -72,31 +93,31 @@ async def update_segment(
     segment_id: str, body: SegmentUpdate, ctx: Ctx, caller: CallerDep
 ) -> SegmentPublic:
     change = handlers.SegmentChange(**body.model_dump())
-    async with mapped_errors(), ctx.db.transaction() as session:
+    batch = ctx.settings.service.fill_event_batch
+    async with mapped_errors(), filling(ctx, "segment refill") as session:
         row, filled = await handlers.change(
-            session,
-            caller.tenant_id,
-            segment_id,
-            change,
-            ctx.clock.now(),
-            ctx.settings.service.fill_event_batch,
+            session, caller.tenant_id, segment_id, change, ctx.clock.now(), batch, ctx.limits
         )
         size = await repo.size(session, caller.tenant_id, segment_id)
-    return SegmentPublic.of(row, size=size, fill=FillSummary(**vars(filled)))
+    return SegmentPublic.of(row, ctx.limits, size=size, fill=FillSummary(**vars(filled)))
 
 
 @router.delete("/{segment_id}", status_code=204)
 async def archive_segment(segment_id: str, ctx: Ctx, caller: CallerDep) -> Response:
     change = handlers.SegmentChange(status="archived")
-    async with mapped_errors(), ctx.db.transaction() as session:
-        await handlers.change(session, caller.tenant_id, segment_id, change, ctx.clock.now())
+    async with mapped_errors(), filling(ctx, "archive") as session:
+        await handlers.change(
+            session, caller.tenant_id, segment_id, change, ctx.clock.now(), limits=ctx.limits
+        )
     return Response(status_code=204)
 
 
 @router.get("/{segment_id}/verify")
 async def verify_segment(segment_id: str, ctx: Ctx, caller: CallerDep) -> Verification:
-    async with mapped_errors(), ctx.db.transaction() as session:
-        found = await inspect.verify(session, caller.tenant_id, segment_id, ctx.clock.now())
+    async with mapped_errors(), querying(ctx, "verification") as session:
+        found = await inspect.verify(
+            session, caller.tenant_id, segment_id, ctx.clock.now(), ctx.limits
+        )
     return Verification(
         segment_id=segment_id, exact=found.exact, missing=found.missing, extra=found.extra
     )

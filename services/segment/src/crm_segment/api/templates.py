@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from crm_segment.api.common import filling
 from crm_segment.api.deps import CallerDep, Ctx
 from crm_segment.api.errors import mapped_errors
 from crm_segment.api.schemas import FillSummary, SegmentPublic, TemplateList, TemplatePublic
@@ -33,9 +34,10 @@ async def list_templates(caller: CallerDep) -> TemplateList:
 
 @router.post("/{key}/install", status_code=201)
 async def install_template(key: str, ctx: Ctx, caller: CallerDep) -> SegmentPublic:
-    async with mapped_errors(), ctx.db.transaction() as session:
+    batch = ctx.settings.service.fill_event_batch
+    async with mapped_errors(), filling(ctx, "segment fill") as session:
         row, filled = await handlers.install_template(
-            session, caller.tenant_id, key, ctx.clock.now(), ctx.settings.service.fill_event_batch
+            session, caller.tenant_id, key, ctx.clock.now(), batch, ctx.limits
         )
         size = await repo.size(session, caller.tenant_id, row.segment_id)
-    return SegmentPublic.of(row, size=size, fill=FillSummary(**vars(filled)))
+    return SegmentPublic.of(row, ctx.limits, size=size, fill=FillSummary(**vars(filled)))

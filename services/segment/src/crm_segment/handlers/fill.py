@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.events.downstream import SegmentEntered, SegmentExited
 from crm_segment import metrics
-from crm_segment.domain.catalog import build_catalog
-from crm_segment.domain.definition import Definition, parse_definition
+from crm_segment.domain.definition import Definition
 from crm_segment.domain.index import references
+from crm_segment.domain.limits import DEFAULT_LIMITS, DefinitionLimits
 from crm_segment.handlers import publish as out
+from crm_segment.handlers.catalogs import live_catalog
 from crm_segment.repository import bulk
 from crm_segment.repository import catalog as catalog_repo
 
@@ -59,10 +61,12 @@ async def refill_downstream(
     now: datetime,
     reason: str,
     event_batch: int = 5000,
+    limits: DefinitionLimits = DEFAULT_LIMITS,
 ) -> FillResult:
-    """Refill ``segment_id`` if it is live, then every live segment that reads it, in order."""
+    """Refill ``segment_id`` if it is live, then every live segment that reads it, in order
+    (a segment over the limits, saved before them, is left as it is)."""
     raw = await catalog_repo.live_definitions(session, tenant_id)
-    catalog = build_catalog(-1, {sid: parse_definition(d) for sid, d in raw.items()})
+    catalog = await asyncio.to_thread(live_catalog, -1, raw, limits, tenant_id)
     total = FillResult()
     for sid in catalog.downstream_of(segment_id):
         definition = catalog.segments[sid].definition

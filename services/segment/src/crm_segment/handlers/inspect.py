@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_segment.domain.definition import parse_definition
+from crm_segment.domain.limits import DEFAULT_LIMITS, DefinitionLimits
+from crm_segment.handlers.admission import check_saving, parse
 from crm_segment.handlers.errors import SegmentNotFoundError
-from crm_segment.handlers.references import check_references
 from crm_segment.repository import bulk
 from crm_segment.repository import segments as repo
 
@@ -35,10 +35,15 @@ class Verification:
 
 
 async def preview(
-    session: AsyncSession, tenant_id: str, raw: Any, now: datetime, sample: int
+    session: AsyncSession,
+    tenant_id: str,
+    raw: Any,
+    now: datetime,
+    sample: int,
+    limits: DefinitionLimits = DEFAULT_LIMITS,
 ) -> Preview:
-    definition = parse_definition(raw)
-    check_references(definition, None, await repo.active(session, tenant_id))
+    definition = await parse(raw, limits)
+    await check_saving(definition, None, await repo.active(session, tenant_id), limits)
     count, rows = await bulk.preview(session, definition, tenant_id, now, sample)
     return Preview(
         count,
@@ -50,7 +55,11 @@ async def preview(
 
 
 async def verify(
-    session: AsyncSession, tenant_id: str, segment_id: str, now: datetime
+    session: AsyncSession,
+    tenant_id: str,
+    segment_id: str,
+    now: datetime,
+    limits: DefinitionLimits = DEFAULT_LIMITS,
 ) -> Verification:
     """Compare the open memberships with the SQL evaluation at ``now``.
 
@@ -60,6 +69,6 @@ async def verify(
     row = await repo.get(session, tenant_id, segment_id)
     if row is None:
         raise SegmentNotFoundError(segment_id)
-    definition = parse_definition(row.definition)
+    definition = await parse(row.definition, limits)  # one saved before the limits is refused
     missing, extra = await bulk.differences(session, tenant_id, segment_id, definition, now)
     return Verification(segment_id, missing, extra)

@@ -7,6 +7,8 @@ together.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,19 +17,23 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_segment.context import SegmentContext
-from crm_segment.domain.definition import parse_definition
+from crm_segment.domain.definition import DefinitionError
+from crm_segment.domain.limits import DEFAULT_LIMITS, DefinitionLimits
 from crm_segment.domain.templates import get_template
+from crm_segment.handlers.admission import check_room, check_saving, parse
 from crm_segment.handlers.errors import (
     InvalidSegmentError,
     SegmentConflictError,
     SegmentNotFoundError,
 )
 from crm_segment.handlers.fill import FillResult, fill_segment, refill_downstream
-from crm_segment.handlers.references import check_references, readers_of
+from crm_segment.handlers.references import readers_of
 from crm_segment.repository import catalog as catalog_repo
 from crm_segment.repository import locks
 from crm_segment.repository import memberships as membership_repo
 from crm_segment.repository import segments as repo
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,20 @@ def new_segment_id() -> str:
 
 
 async def create(
-    session: AsyncSession, tenant_id: str, new: NewSegment, now: datetime, batch: int = 5000
+    session: AsyncSession,
+    tenant_id: str,
+    new: NewSegment,
+    now: datetime,
+    batch: int = 5000,
+    limits: DefinitionLimits = DEFAULT_LIMITS,
 ) -> tuple[Any, FillResult]:
-    definition = parse_definition(new.definition)
+    definition = await parse(new.definition, limits)
     await locks.own_tenant(session, tenant_id)
     segment_id = new_segment_id()
-    check_references(definition, segment_id, await repo.active(session, tenant_id))
+    active = await repo.active(session, tenant_id)
+    if new.kind == "dynamic":
+        check_room(active, limits, "kind")
+    await check_saving(definition, segment_id, active, limits)
     snapshot_at = _snapshot_moment(new, now)
     await repo.add(
         session,
@@ -83,7 +97,7 @@ async def create(
             session, tenant_id, segment_id, definition, now, "created", batch
         )
     elif snapshot_at is not None and snapshot_at <= now:
-        result = await _freeze(session, tenant_id, segment_id, definition, now, batch)
+        result = await _freeze(session, tenant_id, segment_id, definition, now, batch, limits)
     return await _row(session, tenant_id, segment_id), result
 
 
@@ -106,11 +120,15 @@ async def _freeze(
     definition: Any,
     now: datetime,
     batch: int,
+    limits: DefinitionLimits,
 ) -> FillResult:
     result = await fill_segment(session, tenant_id, segment_id, definition, now, "snapshot", batch)
     await repo.change(session, segment_id, {"filled_at": now})
     # Live segments reading this one see its members from now on.
-    return result + await refill_downstream(session, tenant_id, segment_id, now, "snapshot", batch)
+    downstream = await refill_downstream(
+        session, tenant_id, segment_id, now, "snapshot", batch, limits
+    )
+    return result + downstream
 
 
 async def _row(session: AsyncSession, tenant_id: str, segment_id: str, lock: bool = False) -> Any:
@@ -127,6 +145,7 @@ async def change(
     change: SegmentChange,
     now: datetime,
     batch: int = 5000,
+    limits: DefinitionLimits = DEFAULT_LIMITS,
 ) -> tuple[Any, FillResult]:
     await locks.own_tenant(session, tenant_id)
     row = await _row(session, tenant_id, segment_id, lock=True)
@@ -140,19 +159,28 @@ async def change(
         values["status"] = "archived"
         await repo.change(session, segment_id, values)
         return await _row(session, tenant_id, segment_id), FillResult()
-    relive = await _redefine(session, tenant_id, row, change, values)
+    relive = await _redefine(session, tenant_id, row, change, values, limits)
     await repo.change(session, segment_id, values)
     if not relive:
         return await _row(session, tenant_id, segment_id), FillResult()
     await catalog_repo.bump(session, tenant_id)
-    result = await refill_downstream(session, tenant_id, segment_id, now, "edited", batch)
+    result = await refill_downstream(session, tenant_id, segment_id, now, "edited", batch, limits)
     return await _row(session, tenant_id, segment_id), result
 
 
 async def _redefine(
-    session: AsyncSession, tenant_id: str, row: Any, change: SegmentChange, values: dict[str, Any]
+    session: AsyncSession,
+    tenant_id: str,
+    row: Any,
+    change: SegmentChange,
+    values: dict[str, Any],
+    limits: DefinitionLimits,
 ) -> bool:
-    """Validate a new definition and/or reactivation into ``values``; True if a refill is due."""
+    """Validate a new definition and/or reactivation into ``values``; True if a refill is due.
+
+    Either checks the definition against today's limits: a segment saved before
+    them cannot come back to life (or be edited) over them.
+    """
     reactivate = change.status == "active" and row.status == "archived"
     if change.definition is None and not reactivate:
         return False
@@ -161,9 +189,11 @@ async def _redefine(
     if row.status == "archived" and not reactivate:
         raise SegmentConflictError("segment_archived", "reactivate the segment to change it")
     raw = change.definition if change.definition is not None else row.definition
-    definition = parse_definition(raw)
+    definition = await parse(raw, limits)
     active = [r for r in await repo.active(session, tenant_id) if r.segment_id != row.segment_id]
-    check_references(definition, row.segment_id, active)
+    if reactivate and row.kind == "dynamic":
+        check_room(active, limits, "status")
+    await check_saving(definition, row.segment_id, active, limits)
     if change.definition is not None:
         values["definition"] = definition.to_json_obj()
         values["definition_version"] = row.definition_version + 1
@@ -173,7 +203,8 @@ async def _redefine(
 
 
 async def _archive(session: AsyncSession, tenant_id: str, row: Any, now: datetime) -> None:
-    readers = readers_of(row.segment_id, await repo.active(session, tenant_id))
+    active = await repo.active(session, tenant_id)
+    readers = await asyncio.to_thread(readers_of, row.segment_id, active)
     if readers:
         raise SegmentConflictError(
             "segment_in_use",
@@ -186,7 +217,12 @@ async def _archive(session: AsyncSession, tenant_id: str, row: Any, now: datetim
 
 
 async def install_template(
-    session: AsyncSession, tenant_id: str, key: str, now: datetime, batch: int = 5000
+    session: AsyncSession,
+    tenant_id: str,
+    key: str,
+    now: datetime,
+    batch: int = 5000,
+    limits: DefinitionLimits = DEFAULT_LIMITS,
 ) -> tuple[Any, FillResult]:
     template = get_template(key)
     await locks.own_tenant(session, tenant_id)  # re-entrant: create takes it again
@@ -203,18 +239,35 @@ async def install_template(
         definition=template.definition.to_json_obj(),
         template_key=key,
     )
-    return await create(session, tenant_id, new, now, batch)
+    return await create(session, tenant_id, new, now, batch, limits)
 
 
 async def fill_scheduled_snapshot(
     ctx: SegmentContext, session: AsyncSession, tenant_id: str, segment_id: str, now: datetime
 ) -> None:
-    """Freeze a scheduled snapshot whose moment has come (once, whichever replica is first)."""
+    """Freeze a scheduled snapshot whose moment has come (once, whichever replica is first).
+
+    A definition over the limits (saved before them) is not filled: it stays
+    due, the API shows it suspended, and editing it is refused until it fits.
+    """
     await locks.own_tenant(session, tenant_id)
     row = await _row(session, tenant_id, segment_id, lock=True)
     if row.filled_at is not None or row.status != "active":
         return
-    definition = parse_definition(row.definition)
+    try:
+        definition = await parse(row.definition, ctx.limits)
+    except DefinitionError as exc:
+        log.warning(
+            "scheduled snapshot not filled: its definition is refused",
+            extra={"tenant_id": tenant_id, "segment_id": segment_id, "error": str(exc)},
+        )
+        return
     await _freeze(
-        session, tenant_id, segment_id, definition, now, ctx.settings.service.fill_event_batch
+        session,
+        tenant_id,
+        segment_id,
+        definition,
+        now,
+        ctx.settings.service.fill_event_batch,
+        ctx.limits,
     )

@@ -10,12 +10,14 @@ from datetime import datetime
 
 from crm_segment import metrics
 from crm_segment.context import SegmentContext
+from crm_segment.handlers.errors import SegmentNotFoundError
 from crm_segment.handlers.evaluation import Candidate, evaluate_and_apply
 from crm_segment.handlers.segments import fill_scheduled_snapshot
 from crm_segment.repository import catalog as catalog_repo
 from crm_segment.repository import history, locks
 from crm_segment.repository import profiles as profile_repo
 from crm_segment.repository import segments as segment_repo
+from crm_segment.repository.timeouts import QueryTimeoutError, bounded
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +76,29 @@ async def _sweep_tenant(ctx: SegmentContext, tenant_id: str, now: datetime) -> i
             return total
 
 
-async def _fill_snapshots(ctx: SegmentContext, now: datetime) -> None:
-    async with ctx.db.transaction() as session:
-        due = await segment_repo.due_snapshots(session, now)
-        targets = [(row.tenant_id, row.segment_id) for row in due]
-    for tenant_id, segment_id in targets:
+async def _fill_snapshots(ctx: SegmentContext, now: datetime, page: int = 10) -> None:
+    """Every due snapshot, each in its own transaction under the fill timeout; one
+    that fails (over the limits, past the timeout) is logged and the others go on."""
+    after: tuple[datetime, str] | None = None
+    while True:
         async with ctx.db.transaction() as session:
+            due = await segment_repo.due_snapshots(session, now, page, after)
+        for row in due:
+            await _fill_snapshot(ctx, row.tenant_id, row.segment_id, now)
+        if len(due) < page:
+            return
+        after = (due[-1].snapshot_at, due[-1].segment_id)
+
+
+async def _fill_snapshot(
+    ctx: SegmentContext, tenant_id: str, segment_id: str, now: datetime
+) -> None:
+    seconds = ctx.settings.service.fill_timeout_seconds
+    try:
+        async with bounded(ctx.db, seconds, "snapshot fill", "fill_timeout_seconds") as session:
             await fill_scheduled_snapshot(ctx, session, tenant_id, segment_id, now)
+    except (QueryTimeoutError, SegmentNotFoundError) as exc:
+        log.warning(
+            "scheduled snapshot not filled",
+            extra={"tenant_id": tenant_id, "segment_id": segment_id, "error": str(exc)},
+        )

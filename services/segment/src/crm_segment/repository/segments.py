@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import DateTime, Text, func, insert, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_segment.tables import memberships, segments
@@ -70,19 +70,30 @@ async def size(session: AsyncSession, tenant_id: str, segment_id: str) -> int:
     return int(count or 0)
 
 
+def _at(moment: datetime) -> Any:
+    return literal(moment, DateTime(timezone=True))
+
+
 async def due_snapshots(
-    session: AsyncSession, now: datetime, limit: int = 10
+    session: AsyncSession,
+    now: datetime,
+    limit: int = 10,
+    after: tuple[datetime, str] | None = None,
 ) -> Sequence[SegmentRow]:
-    """Scheduled 固定 segments whose moment has come (re-checked under the tenant lock)."""
+    """Scheduled 固定 segments whose moment has come (re-checked under the tenant lock),
+    in (snapshot_at, segment_id) order after ``after``: one that cannot be filled
+    never hides the ones behind it."""
+    key = tuple_(segments.c.snapshot_at, segments.c.segment_id)
     stmt = (
-        select(segments)
+        select(segments.c.tenant_id, segments.c.segment_id, segments.c.snapshot_at)
         .where(
             segments.c.kind == "snapshot",
             segments.c.status == "active",
             segments.c.filled_at.is_(None),
             segments.c.snapshot_at <= now,
+            *([key > tuple_(_at(after[0]), literal(after[1], Text()))] if after else []),
         )
-        .order_by(segments.c.snapshot_at)
+        .order_by(segments.c.snapshot_at, segments.c.segment_id)
         .limit(limit)
     )
     return (await session.execute(stmt)).all()
