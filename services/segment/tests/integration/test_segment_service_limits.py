@@ -448,6 +448,15 @@ async def test_odd_input_answers_4xx_never_5xx(shop: Shop) -> None:
         page = await shop.http.get(f"/v1/segments/{segment_id}/members", params={"cursor": cursor})
         assert page.status_code == 422, (cursor, page.text)
         assert page.json()["error"]["details"][0]["path"] == "query.cursor"
+    far = {
+        "name": "far",
+        "definition": {"trait": "x", "op": "exists"},
+        "kind": "snapshot",
+        "snapshot_at": "9999-12-31T23:00:00-14:00",  # year 10000 in UTC
+    }
+    snapshot = await shop.http.post("/v1/segments", json=far)
+    assert snapshot.status_code == 422, snapshot.text[:300]
+    assert snapshot.json()["error"]["details"][0]["path"] == "body.snapshot_at"
     overflow = {"time": "t", "between": ["2020-01-01", "9999-12-31T23:00:00-14:00"]}
     window = {"event": "e", "window": {"from": "9999-12-31T23:59:59-14:00"}}
     for definition in (overflow, window):

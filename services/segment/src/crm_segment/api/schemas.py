@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from crm_segment.domain.definition import limit_problem
 from crm_segment.domain.limits import DefinitionLimits
 
 Kind = Literal["dynamic", "snapshot"]
 Status = Literal["active", "archived"]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-14:00 is in year 10000 in UTC
+        raise ValueError("must be within the years 1 to 9999 in UTC") from None
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class _Body(BaseModel):
@@ -23,7 +33,7 @@ class SegmentCreate(_Body):
     description: str = Field(default="", max_length=2000)
     definition: dict[str, Any]
     kind: Kind = "dynamic"
-    snapshot_at: AwareDatetime | None = None
+    snapshot_at: Moment | None = None
 
 
 class SegmentUpdate(_Body):
