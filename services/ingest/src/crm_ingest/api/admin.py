@@ -24,9 +24,9 @@ from crm_ingest.handlers import tenants as handlers
 from crm_ingest.repository import tenants as repo
 
 # Every tenant, secret and key route: the admin token only.
-tenants_router = APIRouter(tags=["admin"], dependencies=[Admin])
+tenants_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
 # Dead letters: each route takes DlqAccessDep (admin token or a console token).
-dlq_router = APIRouter(tags=["admin"])
+dlq_router = APIRouter(prefix="/admin", tags=["admin"])
 TenantFilter = Query(
     None, max_length=64, description="operators only: one tenant's letters (others: their own)"
 )
@@ -133,6 +133,8 @@ async def replay(
     return ReplayResult(replayed=count)
 
 
-router = APIRouter(prefix="/admin")
+# The prefix sits on the routers that declare the routes: a route keeps its own
+# router's path (the label of crm_http_request_seconds), not an including one's.
+router = APIRouter()
 router.include_router(tenants_router)
 router.include_router(dlq_router)
