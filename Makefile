@@ -33,9 +33,9 @@ format: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-browser:  ## Debian's headless Chromium for the browser tests (installed once per machine; never a downloaded browser)
-	@command -v chromium >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+browser:  ## Debian's headless Chromium and a Japanese font for the browser tests (installed once per machine; never a downloaded browser)
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=ja 2>/dev/null | grep -q .; } || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk fontconfig; }
 
 test: lint browser  ## lint, type-check, then every test against the real Kafka and Postgres
 	@bash scripts/test.sh $(PYTEST_ARGS)

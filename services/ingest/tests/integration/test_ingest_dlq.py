@@ -115,26 +115,22 @@ async def test_wrong_type_is_dead_lettered_listed_and_replayed(
     again = httpx.post(f"{ingest.url}/admin/dlq/replay", json=scope, headers=ADMIN, timeout=30)
     assert again.json() == {"replayed": 1}  # only the new letter; the first was replayed once
 
-    # The CLI replays what is left (the third letter, once it exists).
+    # The CLI replays what is left (the third letter, once it exists), one tenant's.
     await _letters(infra, webhook_id, 3)
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "crm_ingest",
-            "replay-dlq",
-            "--consumer",
-            "ingest-normalizer",
-            "--since",
-            started,
-        ],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert cli.stdout.strip() == "replayed 1 dead letter(s)"
+
+    def replay_cli(tenant_id: str) -> str:
+        args = ["replay-dlq", "--consumer", "ingest-normalizer", "--since", started]
+        return subprocess.run(
+            [sys.executable, "-m", "crm_ingest", *args, "--tenant", tenant_id],
+            env=subprocess_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout.strip()
+
+    assert replay_cli("t-someone-else") == "replayed 0 dead letter(s)"
+    assert replay_cli(tenant["tenant_id"]) == "replayed 1 dead letter(s)"
 
     # After the fix, the replayed raw record normalizes.
     events = make_decoder(_fixed)(replayed.value).events
