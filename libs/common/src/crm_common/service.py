@@ -31,6 +31,7 @@ from crm_common import telemetry
 from crm_common.bodylimits import BodyLimits
 from crm_common.db import Database
 from crm_common.errors import ApiError, install_error_handlers
+from crm_common.inputs import StorableInput
 from crm_common.kafka import ConsumerRunner, Producer, ensure_topics
 from crm_common.logging import configure_logging
 from crm_common.migrations import upgrade
@@ -40,6 +41,8 @@ from crm_common.secrets import UnsafeSecrets, check_secrets
 from crm_common.settings import BaseServiceSettings, ServiceSettings
 
 log = logging.getLogger(__name__)
+# Doors that keep what they receive as raw bytes (a webhook is stored as sent).
+RAW_PATHS = ("/webhooks/",)
 
 
 @dataclass
@@ -131,6 +134,8 @@ def create_service_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Inside BodyLimits: bodies are bounded, and never read for an anonymous caller.
+    app.add_middleware(StorableInput, max_bytes=service.max_body_bytes, exempt=RAW_PATHS)
     app.add_middleware(BodyLimits, max_bytes=service.max_body_bytes, public=public_paths)
     _add_probes(app, service.name, service.metrics_token)
     for router in routers:
