@@ -36,7 +36,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_common.errors import error_body
@@ -76,9 +76,6 @@ Day = Annotated[date, AfterValidator(_on_calendar)]
 
 Instant = Annotated[datetime, AfterValidator(_on_calendar)]
 """A timestamp that stays representable in UTC and in any timezone (years 2 to 9998)."""
-
-AwareInstant = Annotated[AwareDatetime, AfterValidator(_on_calendar)]
-"""An :data:`Instant` that must carry its timezone."""
 
 Amount = Annotated[
     Decimal, Field(ge=-AMOUNT_LIMIT, le=AMOUNT_LIMIT, decimal_places=6, allow_inf_nan=False)

@@ -6,11 +6,11 @@ string in the tenant currency. Semantics: :mod:`crm_profile.handlers.analytics`.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from crm_common.inputs import Day
 from crm_profile.api.deps import CallerDep, NowDep, SessionDep
 from crm_profile.handlers import analytics
 
@@ -31,6 +31,6 @@ async def rfm(session: SessionDep, caller: CallerDep) -> dict[str, Any]:
 async def rank_movement(
     session: SessionDep,
     caller: CallerDep,
-    since: Annotated[date, Query(description="YYYY-MM-DD, start of day in the tenant timezone")],
+    since: Annotated[Day, Query(description="YYYY-MM-DD, start of day in the tenant timezone")],
 ) -> dict[str, Any]:
     return await analytics.rank_movement(session, caller.tenant_id, caller.timezone, since)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from crm_common.errors import ApiError
+from crm_common.inputs import Amount, Instant, Int32
 from crm_profile.api.deps import CallerDep, IdempotencyKey, NowDep, SessionDep, SettingsDep
 from crm_profile.domain.identity import email_identifier, external_id, phone_identifier
 from crm_profile.handlers import commands, views
@@ -64,12 +64,12 @@ async def search(
     caller: CallerDep,
     f_stage: str | None = None,
     rfm_rank: Annotated[str | None, Query(description="one rank or a comma list: A,B")] = None,
-    orders_count_min: int | None = None,
-    orders_count_max: int | None = None,
-    total_spent_min: Decimal | None = None,
-    total_spent_max: Decimal | None = None,
-    last_order_before: datetime | None = None,
-    last_order_after: datetime | None = None,
+    orders_count_min: Int32 | None = None,
+    orders_count_max: Int32 | None = None,
+    total_spent_min: Amount | None = None,
+    total_spent_max: Amount | None = None,
+    last_order_before: Instant | None = None,
+    last_order_after: Instant | None = None,
     prefecture: str | None = None,
     tag: str | None = None,
     include_deleted: bool = False,

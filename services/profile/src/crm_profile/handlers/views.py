@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.errors import ApiError
+from crm_common.inputs import off_calendar, unstorable
 from crm_profile.domain import Attributes, OrderFact, Permissions
 from crm_profile.repository import reads
 
@@ -83,7 +84,8 @@ def decode_cursor(cursor: str, parts: int) -> list[str]:
         values = base64.urlsafe_b64decode(cursor.encode()).decode().split("\x1f")
     except (ValueError, UnicodeDecodeError):
         values = []
-    if len(values) != parts:
+    # A NUL would reach PostgreSQL, which stores no NUL in text.
+    if len(values) != parts or any(unstorable(v) for v in values):
         raise ApiError(422, "invalid_request", "invalid cursor", [{"path": "query.cursor"}])
     return values
 
@@ -105,11 +107,12 @@ async def timeline_view(
 
 def _instant(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text)
+        value: datetime | None = datetime.fromisoformat(text)
     except ValueError:
-        raise ApiError(
-            422, "invalid_request", "invalid cursor", [{"path": "query.cursor"}]
-        ) from None
+        value = None
+    if value is None or off_calendar(value):  # year 1 in Tokyo is year 0 in UTC
+        raise ApiError(422, "invalid_request", "invalid cursor", [{"path": "query.cursor"}])
+    return value
 
 
 def _entry(r: Any) -> dict[str, Any]:
