@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from crm_common.inputs import off_calendar, unstorable
 from crm_messaging.handlers.errors import Invalid
 
 MESSAGE_FIELDS = (
@@ -67,7 +68,12 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, message_id = orjson.loads(raw)
-        return datetime.fromisoformat(created), str(message_id)
+        at, after = datetime.fromisoformat(created), str(message_id)
+        # What this service never wrote, PostgreSQL could not take either: a NUL in the
+        # id, an instant whose UTC is year 0.
+        if unstorable(after) or off_calendar(at):
+            raise ValueError("not a cursor of this API")
+        return at, after
     except (ValueError, TypeError) as exc:
         details = [{"path": "query.cursor", "message": "invalid"}]
         raise Invalid("cursor: not a cursor from this API", details) from exc

@@ -12,6 +12,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.events.customers import Channel
+from crm_common.inputs import Instant
 from crm_messaging.domain.rendering import MessageTemplate, validate_template
 from crm_messaging.handlers.campaigns_rules import (
     EDITABLE,
@@ -37,7 +38,7 @@ class CampaignFields(BaseModel):
     context: dict[str, Any] | None = None  # extras for the template (coupon_code ...)
     throttle_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
     # A wall time in the tenant's timezone ("2026-12-01T10:00"), or an aware instant.
-    send_at: datetime | None = None
+    send_at: Instant | None = None
 
 
 class CampaignCreate(CampaignFields):
@@ -57,7 +58,7 @@ class CampaignUpdate(CampaignFields):
 
 
 class ScheduleBody(BaseModel):
-    send_at: datetime | None = None  # None: the campaign's send_at, else now
+    send_at: Instant | None = None  # None: the campaign's send_at, else now
 
 
 def campaign_public(row: Mapping[Any, Any]) -> dict[str, Any]:
