@@ -459,9 +459,12 @@ async def test_odd_input_answers_4xx_never_5xx(shop: Shop) -> None:
     assert snapshot.json()["error"]["details"][0]["path"] == "body.snapshot_at"
     overflow = {"time": "t", "between": ["2020-01-01", "9999-12-31T23:00:00-14:00"]}
     window = {"event": "e", "window": {"from": "9999-12-31T23:59:59-14:00"}}
-    for definition in (overflow, window):
+    wide = {"trait": "total_spent", "op": ">=", "value": 2**70}  # orjson stores 64 bits
+    for definition in (overflow, window, wide):
         previewed = await shop.http.post("/v1/segments/preview", json={"definition": definition})
         saved = await shop.http.post("/v1/segments", json={"name": "n", "definition": definition})
         for response in (previewed, saved):
             assert response.status_code == 422, response.text[:300]
-            assert response.json()["error"]["code"] == "invalid_definition"
+            # The door may refuse a wide integer first (invalid_request), as any body's.
+            if definition is not wide:
+                assert response.json()["error"]["code"] == "invalid_definition"

@@ -252,12 +252,19 @@ def operand_output(value: Scalar | tuple[Scalar, ...] | None, info: Serializatio
     return out if isinstance(value, tuple) else out[0]
 
 
+_INT64 = 2**63
+
+
 def _is_scalar(value: object) -> bool:
     if isinstance(value, float | Decimal):
         return math.isfinite(value)
     if isinstance(value, str):
         return storable(value)
-    return isinstance(value, bool | int)
+    if isinstance(value, int) and not isinstance(value, bool):
+        # The stored JSON (orjson, jsonb) holds 64-bit integers; larger ones travel
+        # as decimal strings ("12345678901234567890"), which compare as numbers alike.
+        return -_INT64 <= value < _INT64
+    return isinstance(value, bool)
 
 
 def typed_key(value: object) -> object:
