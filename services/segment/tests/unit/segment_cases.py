@@ -48,6 +48,13 @@ CASES: list[tuple[str, dict[str, Any], ProfileView, bool]] = [
     ),
     ("number-json-lt", t("total_spent", "<", "5000"), ProfileView({"total_spent": 4999.5}), True),
     ("number-not-numeric", t("total_spent", ">=", 0), ProfileView({"total_spent": "1e3"}), False),
+    (
+        "number-too-long",  # past 255 digits: not a number (nor cast by PostgreSQL)
+        t("total_spent", ">=", 0),
+        ProfileView({"total_spent": "9" * 256}),
+        False,
+    ),
+    ("number-longest", t("total_spent", ">=", 0), ProfileView({"total_spent": "9" * 255}), True),
     ("number-bool-is-not", t("orders_count", "=", 1), ProfileView({"orders_count": True}), False),
     ("ne-missing-false", t("rfm_rank", "!=", "A"), ProfileView({}), False),
     ("ne-null-false", t("rfm_rank", "!=", "A"), ProfileView({"rfm_rank": None}), False),

@@ -77,6 +77,11 @@ def test_the_error_path_names_the_offending_value() -> None:
         ({"trait": "x", "op": "in", "value": [1, "abc"]}, "value", "values mix kinds"),
         ({"trait": "x", "op": "in", "value": ["a", "b\x00"]}, "value", "value must be a number"),
         ({"trait": "x", "op": "=", "value": 2**63}, "value", "value must be a number"),
+        (
+            {"trait": "x", "op": ">", "value": "9" * 256, "type": "number"},
+            "value",
+            "'99999",
+        ),
         ({"trait": "x\x00", "op": "exists"}, "trait", "field path 'x\\x00' has a NUL"),
         ({"segment": "seg_\x00"}, "segment", "String should match pattern"),
         (

@@ -10,7 +10,9 @@ from the values given:
 kind          what counts as a value of that kind (operand or stored value)
 ============  ===============================================================
 ``number``    a JSON number (not true/false) or a decimal string matching
-              ``-?[0-9]+(\\.[0-9]+)?`` ("5000", "12.50"); compared as Decimal
+              ``-?[0-9]{1,255}(\\.[0-9]{1,255})?`` ("5000", "12.50"); compared
+              as Decimal (255 digits a side: PostgreSQL's largest regex bound,
+              and far inside what its numeric type takes)
 ``datetime``  a string ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`` naming a real
               instant (year 1000-9999); compared as an aware instant
 ``string``    a JSON string; compared by code point (SQL uses ``COLLATE "C"``)
@@ -43,7 +45,7 @@ from pydantic import SerializationInfo
 Scalar = bool | int | float | str | Decimal
 Comparable = Decimal | datetime | str | bool
 
-NUMBER_BODY = r"-?[0-9]+(\.[0-9]+)?"
+NUMBER_BODY = r"-?[0-9]{1,255}(\.[0-9]{1,255})?"
 TIMESTAMP_BODY = (
     r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
