@@ -27,6 +27,7 @@ from crm_messaging.clock import Clock, clock_from_settings
 from crm_messaging.config import SCHEMA, MessagingService, Settings
 from crm_messaging.consumers import consumers, journey_consumers
 from crm_messaging.dispatch.campaigns import CampaignWorker
+from crm_messaging.dispatch.render_pool import RenderPool, render_limits
 from crm_messaging.dispatch.worker import Dispatcher
 from crm_messaging.journeys_worker import JourneyWorker
 
@@ -66,6 +67,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
         services.dispatcher = dispatcher
         app.state.messaging = services
+        # Previews and template saves render in a pool of their own: a tenant
+        # previewing slow templates never holds up the dispatcher's renders.
+        previews = app.state.render_pool = RenderPool(
+            render_limits(service, service.preview_render_workers)
+        )
         runtime.extras["dispatcher"] = dispatcher
         if service.dispatcher_enabled:
             await dispatcher.start()
@@ -84,6 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await campaign_worker.stop()
             await journey_worker.stop()
             await dispatcher.stop()
+            await previews.close()
             await pool.close()
             await client.aclose()
 

@@ -55,6 +55,15 @@ class MessagingService(ServiceSettings):
     # Test/staging only: a file holding an ISO instant; time runs on from it.
     fake_clock_file: str | None = None
     tracking_ttl_days: int = 90
+    # Template budgets (crm_messaging.dispatch.render_pool): every render runs in a
+    # worker process, killed past the time budget; output stops at the byte budget.
+    render_workers: int = Field(default=2, ge=1)  # the dispatcher's pool
+    preview_render_workers: int = Field(default=1, ge=1)  # previews and saves
+    render_timeout_seconds: float = Field(default=1.0, gt=0)  # per message, all parts
+    render_max_bytes: int = Field(default=1024 * 1024, ge=1024)  # per message, UTF-8
+    render_memory_mb: int = Field(default=512, ge=0)  # per worker address space; 0: none
+    render_quarantine_seconds: float = Field(default=600.0, ge=0)
+    template_max_source_bytes: int = Field(default=256 * 1024, ge=1024)  # all parts
     campaign_batch: int = Field(default=200, ge=1)  # recipients enqueued per worker round
     campaign_tick_seconds: float = Field(default=0.5, gt=0)  # idle poll, throttle granularity
     # The journey worker loop; None: run it when the dispatcher runs (tests drive both).

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from crm_common.events.customers import Channel
 from crm_messaging.api.deps import ServicesDep
 from crm_messaging.api.schemas import template_public
+from crm_messaging.dispatch.render_pool import RenderPool
 from crm_messaging.handlers import templates as handlers
 from crm_messaging.repository import templates as repo
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
+
+
+def _render_pool(request: Request) -> RenderPool:
+    """The previews' render pool (built in the lifespan, apart from the dispatcher's)."""
+    pool: RenderPool = request.app.state.render_pool
+    return pool
+
+
+PoolDep = Annotated[RenderPool, Depends(_render_pool)]
 
 
 class TemplateCreate(BaseModel):
@@ -35,7 +45,9 @@ class PreviewRequest(BaseModel):
 
 
 @router.post("", status_code=201, summary="Create a template (version 1)")
-async def create(body: TemplateCreate, request: Request, services: ServicesDep) -> dict[str, Any]:
+async def create(
+    body: TemplateCreate, request: Request, services: ServicesDep, pool: PoolDep
+) -> dict[str, Any]:
     template_id = body.template_id or str(uuid.uuid4())
     async with services.tenant_session(request) as (session, caller):
         row = await handlers.save(
@@ -45,6 +57,8 @@ async def create(body: TemplateCreate, request: Request, services: ServicesDep) 
             name=body.name,
             channel=body.channel,
             parts=body.parts,
+            pool=pool,
+            max_source_bytes=services.settings.service.template_max_source_bytes,
         )
     return template_public(row)
 
@@ -65,7 +79,7 @@ async def get_template(template_id: str, request: Request, services: ServicesDep
 
 @router.put("/{template_id}", summary="Save a new version")
 async def update(
-    template_id: str, body: TemplateUpdate, request: Request, services: ServicesDep
+    template_id: str, body: TemplateUpdate, request: Request, services: ServicesDep, pool: PoolDep
 ) -> dict[str, Any]:
     async with services.tenant_session(request) as (session, caller):
         current = await handlers.existing(session, caller.tenant_id, template_id)
@@ -76,6 +90,8 @@ async def update(
             name=body.name or current["name"],
             channel=Channel(current["channel"]),
             parts=body.parts,
+            pool=pool,
+            max_source_bytes=services.settings.service.template_max_source_bytes,
         )
     return template_public(row)
 
@@ -96,9 +112,13 @@ async def delete(template_id: str, request: Request, services: ServicesDep) -> R
     return Response(status_code=204)
 
 
-@router.post("/{template_id}/preview", summary="Render with a real profile; report missing data")
+@router.post(
+    "/{template_id}/preview",
+    summary="Render with a real profile; report missing data",
+    responses={422: {"description": "a part is over the time, output or memory budget"}},
+)
 async def preview(
-    template_id: str, body: PreviewRequest, request: Request, services: ServicesDep
+    template_id: str, body: PreviewRequest, request: Request, services: ServicesDep, pool: PoolDep
 ) -> dict[str, Any]:
     async with services.tenant_session(request) as (session, caller):
         result = await handlers.preview(
@@ -109,6 +129,7 @@ async def preview(
             body.context,
             services.clock.now(),
             services.public_url,
+            pool,
         )
     return {
         "parts": result.parts,

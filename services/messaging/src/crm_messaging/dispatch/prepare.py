@@ -3,8 +3,11 @@
 Per claimed batch: resolve merged profiles, lock the people (sorted advisory
 locks, so caps count every send even with several replicas), read their
 snapshots, policies and recent marketing sends, then decide each message at
-``now``. Local channels (postal DM, call) complete right here; remote ones come
-back as :class:`Outgoing` for the send phase, after this transaction commits.
+``now``. The messages to send are rendered together in the render pool (worker
+processes, time/output/memory budgets per message): a template over budget
+fails its own message (``template_over_budget``), never the batch. Local
+channels (postal DM, call) complete right here; remote ones come back as
+:class:`Outgoing` for the send phase, after this transaction commits.
 """
 
 from __future__ import annotations
@@ -23,16 +26,19 @@ from crm_messaging.config import MessagingService
 from crm_messaging.dispatch import transitions as tr
 from crm_messaging.dispatch.render import (
     TRACKED_CHANNELS,
+    RenderedMessage,
+    RenderJob,
     needs_recommendations,
     recommendations_for,
-    render_message,
+    template_key,
     tracking_context,
 )
+from crm_messaging.dispatch.render_pool import RenderFailure, RenderPool
 from crm_messaging.domain.backoff import OutcomeClass
-from crm_messaging.domain.errors import TemplateRenderError
 from crm_messaging.domain.guardrails import (
     Hold,
     MessageIntent,
+    RecipientState,
     SendHistory,
     SentRecord,
     Skip,
@@ -102,34 +108,44 @@ def template_of(row: Row, batch: Batch) -> MessageTemplate:
     return MessageTemplate(template_id=row["template_id"], channel=channel, parts=stored["parts"])
 
 
+@dataclass(frozen=True)
+class _Send:
+    """A message the guardrails let through, on its way to the render pool."""
+
+    row: Row
+    recipient: RecipientState
+    template: MessageTemplate
+
+
 @dataclass
 class Preparer:
     settings: MessagingService
     adapters: Mapping[Channel, ChannelAdapter]
+    pool: RenderPool
 
     async def prepare(
         self, session: AsyncSession, rows: Sequence[Row], now: datetime
     ) -> list[Outgoing]:
-        """Decide every claimed row; return the remote sends to make after commit."""
+        """Decide every claimed row, render the ones to send in one pool call
+        (off the event loop, budgeted), and return the remote sends to make
+        after commit."""
         batch = await load_batch(session, rows, now)
+        sends = [send for row in rows if (send := await self._decide(session, row, batch, now))]
+        jobs = [await self._job(session, send, batch, now) for send in sends]
+        outcomes = await self.pool.render(jobs) if jobs else []
         remote: list[Outgoing] = []
         claims: list[tr.Claimed] = []
-        for row in rows:
-            out = await self._one(session, row, batch, now, claims)
+        for send, outcome in zip(sends, outcomes, strict=True):
+            out = await self._apply(session, send, outcome, batch, now, claims)
             if out is not None:
                 remote.append(out)
         lease = timedelta(seconds=self.settings.lease_seconds)
         await tr.start_sending_many(session, claims, lease)
         return remote
 
-    async def _one(
-        self,
-        session: AsyncSession,
-        row: Row,
-        batch: Batch,
-        now: datetime,
-        claims: list[tr.Claimed],
-    ) -> Outgoing | None:
+    async def _decide(
+        self, session: AsyncSession, row: Row, batch: Batch, now: datetime
+    ) -> _Send | None:
         key = (row["tenant_id"], row["profile_id"])
         person = batch.people[key]
         traits = batch.traits.get(person)
@@ -149,53 +165,78 @@ class Preparer:
         if isinstance(decision, Hold):
             await tr.hold(session, row, now, decision.until, decision.reason)
             return None
-        return await self._send(session, row, batch, now, recipient, claims)
+        # Counted before the render: a later message of the same person in this
+        # batch sees it under its caps even if this one then fails to render.
+        batch.history[key].append(
+            SentRecord(channel=row["channel"], purpose=row["purpose"], sent_at=now)
+        )
+        return _Send(row, recipient, template_of(row, batch))
 
-    async def _send(
+    async def _job(
+        self, session: AsyncSession, send: _Send, batch: Batch, now: datetime
+    ) -> RenderJob:
+        row = send.row
+        tenant_id = row["tenant_id"]
+        person = batch.people[(tenant_id, row["profile_id"])]
+        version = row["template_version"] if row["inline_parts"] is None else None
+        return RenderJob(
+            template=send.template,
+            profile_id=person[1],
+            traits=batch.traits[person],
+            extras=row["context"] or {},
+            recommendations=await self._recommendations(session, batch, person, send.template),
+            tracking=tracking_context(row, batch.configs[tenant_id], self.settings.public_url, now),
+            track=Channel(row["channel"]) in TRACKED_CHANNELS,
+            key=template_key(tenant_id, send.template, version),
+        )
+
+    async def _apply(
         self,
         session: AsyncSession,
-        row: Row,
+        send: _Send,
+        outcome: RenderedMessage | RenderFailure,
         batch: Batch,
         now: datetime,
-        recipient: Any,
         claims: list[tr.Claimed],
     ) -> Outgoing | None:
-        key = (row["tenant_id"], row["profile_id"])
-        config = batch.configs[key[0]]
-        template = template_of(row, batch)
-        person = batch.people[key]
-        try:
-            rendered = render_message(
-                template,
-                profile_id=person[1],
-                traits=batch.traits[person],
-                extras=row["context"] or {},
-                recommendations=await self._recommendations(session, batch, person, template),
-                tracking=tracking_context(row, config, self.settings.public_url, now),
-                track=Channel(row["channel"]) in TRACKED_CHANNELS,
-            )
-        except TemplateRenderError as exc:
-            await tr.fail(session, row, now, "template_error", exc.part)
+        row = send.row
+        if isinstance(outcome, RenderFailure):
+            # Permanent: the same template and data would fail the same way again.
+            await tr.fail(session, row, now, outcome.reason, outcome.detail)
             return None
+        config = batch.configs[row["tenant_id"]]
         adapter = self.adapters[Channel(row["channel"])]
-        record = SentRecord(channel=row["channel"], purpose=row["purpose"], sent_at=now)
-        batch.history[key].append(record)
         if not adapter.in_transaction:
             token = str(uuid.uuid4())
             attempts = row["attempts"] + 1
             claims.append(
-                tr.Claimed(row["message_id"], token, attempts, adapter.provider, now, rendered)
+                tr.Claimed(row["message_id"], token, attempts, adapter.provider, now, outcome)
             )
-            return Outgoing(row, rendered.parts, recipient, config, rendered.unsubscribe_url, token)
+            return Outgoing(
+                row, outcome.parts, send.recipient, config, outcome.unsubscribe_url, token
+            )
+        await self._send_local(session, send, outcome, adapter, config, now)
+        return None
+
+    async def _send_local(
+        self,
+        session: AsyncSession,
+        send: _Send,
+        rendered: RenderedMessage,
+        adapter: ChannelAdapter,
+        config: TenantConfig,
+        now: datetime,
+    ) -> None:
+        """Postal DM and call list: the adapter writes its rows in this transaction."""
+        row = send.row
         lease = timedelta(seconds=self.settings.lease_seconds)
         token = await tr.start_sending(session, row, now, rendered, adapter.provider, lease)
-        out = Outgoing(row, rendered.parts, recipient, config, rendered.unsubscribe_url, token)
+        out = Outgoing(row, rendered.parts, send.recipient, config, rendered.unsubscribe_url, token)
         result = await adapter.send(out, SendContext(now=now, session=session))
         if result.kind is OutcomeClass.SUCCESS:
             await tr.sent(session, row, token, now, result)
         else:
             await tr.give_up(session, row, token, now, f"permanent:{result.error}")
-        return None
 
     async def _recommendations(
         self, session: AsyncSession, batch: Batch, person: Key, template: MessageTemplate

@@ -26,6 +26,7 @@ from crm_messaging.dispatch import transitions as tr
 from crm_messaging.dispatch.groupcommit import GroupCommit
 from crm_messaging.dispatch.prepare import Preparer
 from crm_messaging.dispatch.recovery import recover
+from crm_messaging.dispatch.render_pool import RenderPool, render_limits
 from crm_messaging.domain.backoff import (
     GiveUp,
     OutcomeClass,
@@ -58,7 +59,8 @@ class Dispatcher(BackgroundWorker):
         self.settings = settings
         self.adapters = adapters
         self.limiter = limiter
-        self.preparer = Preparer(settings, adapters)
+        self.render_pool = RenderPool(render_limits(settings, settings.render_workers))
+        self.preparer = Preparer(settings, adapters, self.render_pool)
         self.retry = RetryPolicy(
             base=timedelta(seconds=settings.retry_base_seconds),
             cap=timedelta(seconds=settings.retry_cap_seconds),
@@ -68,6 +70,14 @@ class Dispatcher(BackgroundWorker):
         self._slots = asyncio.Semaphore(settings.dispatch_concurrency)
         self._sent = GroupCommit(self._commit_sent)
         self._data_started = GroupCommit(self._commit_data_started)
+
+    async def start(self) -> None:
+        await self.render_pool.start()
+        await super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.render_pool.close()
 
     async def _loop(self) -> None:
         """Claim while there is room, send in the background: claiming never waits for
