@@ -168,12 +168,16 @@ async def list_templates(request: Request, services: ServicesDep) -> dict[str, A
 async def install(
     key: str, body: TemplateInstall, request: Request, services: ServicesDep
 ) -> dict[str, Any]:
-    definition = handlers.installed_definition(
-        key, segment_id=body.segment_id, event_type=body.event_type, template_ids=body.template_ids
-    )
-    name = body.name or str(definition["name"])
-    journey_id = body.id or f"{key}-{uuid.uuid4().hex[:8]}"
+    # The caller first: a stranger learns nothing, not even which template keys exist.
     async with services.tenant_session(request) as (session, caller):
+        definition = handlers.installed_definition(
+            key,
+            segment_id=body.segment_id,
+            event_type=body.event_type,
+            template_ids=body.template_ids,
+        )
+        name = body.name or str(definition["name"])
+        journey_id = body.id or f"{key}-{uuid.uuid4().hex[:8]}"
         row = await handlers.create(
             session, caller.tenant_id, journey_id, name, definition, services.clock.now()
         )
