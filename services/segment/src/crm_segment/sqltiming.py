@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Interval, case, func, literal, select
+from sqlalchemy import ColumnElement, Interval, and_, case, func, literal, select
 
 from crm_segment.domain.definition import (
     AllOf,
@@ -31,6 +31,7 @@ from crm_segment.domain.definition import (
 )
 from crm_segment.domain.evaluate import root_of
 from crm_segment.domain.expand import expand
+from crm_segment.domain.timing import LAST_INSTANT
 from crm_segment.domain.values import ValueKind
 from crm_segment.readmodel import events, profiles
 from crm_segment.sqlcompile import _at, _filters, json_at, typed
@@ -48,7 +49,9 @@ def next_change_bound(
 
 
 def _later(moment: ColumnElement[Any], now: datetime) -> ColumnElement[Any]:
-    return case((moment > _at(now), moment))
+    # Past LAST_INSTANT is no boundary, as in domain.timing.later: next_change_at
+    # must stay readable by Python.
+    return case((and_(moment > _at(now), moment <= _at(LAST_INSTANT)), moment))
 
 
 def _span(duration: timedelta) -> ColumnElement[Any]:

@@ -436,6 +436,26 @@ async def test_scheduled_snapshots_over_the_limits_are_not_filled_nor_block_the_
         assert body["suspended"]["details"][0]["limit"] == "max_definition_leaves"
 
 
+async def test_a_timestamp_near_year_9999_never_breaks_evaluation(
+    shop: Shop, db: Database, clock: OffsetFileClock
+) -> None:
+    await _seed(shop, db, clock, [{"t": "9999-12-01T00:00:00Z"}])
+    recent = {"time": "t", "within": {"days": 90}}  # its boundary, t + 90 days, is year 10000
+    timed_segment = await shop.http.post("/v1/segments", json={"name": "t", "definition": recent})
+    assert timed_segment.status_code == 201, timed_segment.text[:300]
+    assert timed_segment.json()["size"] == 1
+    vip = {"trait": "vip", "op": "exists"}
+    vip_id = (await shop.http.post("/v1/segments", json={"name": "vip", "definition": vip})).json()
+    await shop.publish([shop.changed("p000", {"t": "9999-12-01T00:00:00Z", "vip": 1}, clock.now())])
+
+    async def both() -> bool:
+        return sorted(await shop.segment_ids("p000")) == sorted(
+            [timed_segment.json()["id"], vip_id["id"]]
+        )
+
+    await until(both, what="p000 evaluated per change despite its year-9999 timestamp")
+
+
 # -- odd input ---------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from segment_cases import COFFEE, NOW, TEA, ago, iso, order
 from segment_strategies import definitions_json, event_leaf, profiles, time_leaf
 
 from crm_segment.domain.definition import parse_definition
-from crm_segment.domain.evaluate import ProfileView, evaluate
+from crm_segment.domain.evaluate import EventView, ProfileView, evaluate
 from crm_segment.domain.templates import get_template
 from crm_segment.domain.timing import next_change_at
 
@@ -132,3 +132,15 @@ def test_a_single_condition_really_changes_at_next_change_at(
         assert evaluate(definition, view, moment) is not evaluate(definition, view, NOW)
         just_before = moment - timedelta(microseconds=1)
         assert evaluate(definition, view, just_before) is evaluate(definition, view, NOW)
+
+
+def test_a_boundary_past_year_9999_is_no_boundary() -> None:
+    near_the_end = ProfileView({"t": "9999-12-01T00:00:00Z"})
+    assert change({"time": "t", "within": {"days": 90}}, near_the_end) is None
+    late = ProfileView({}, [order(0), EventView("order.placed", datetime(9999, 12, 1, tzinfo=UTC))])
+    twice = {
+        "event": "order.placed",
+        "count": {"op": ">=", "value": 2},
+        "window": {"last": {"days": 90}},
+    }
+    assert change(twice, late) == ago(0) + timedelta(days=90)  # the other never leaves

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from crm_segment.domain.definition import (
     AllOf,
@@ -93,6 +93,21 @@ def _combine(children: list[_Outlook], want: bool) -> _Outlook:
     return _Outlook(not want, max(child.next for child in blocking if child.next is not None))
 
 
+LAST_INSTANT = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+"""The last boundary kept: later ones cannot be held in Python, nor written by asyncpg
+(which also reads ``datetime.max`` as ``infinity``)."""
+
+
+def later(moment: datetime, span: timedelta) -> datetime | None:
+    """``moment + span``, or None past :data:`LAST_INSTANT`: a stored timestamp near
+    the end of the calendar must not fail an evaluation (sqltiming does the same)."""
+    try:
+        found = moment + span
+    except OverflowError:
+        return None
+    return found if found <= LAST_INSTANT else None
+
+
 def _earliest(moments: Iterable[datetime | None]) -> datetime | None:
     found = [moment for moment in moments if moment is not None]
     return min(found) if found else None
@@ -104,8 +119,8 @@ def _time_outlook(condition: TimeCondition, profile: ProfileView, now: datetime)
     instant = as_datetime(resolve(profile.traits, condition.time))
     if duration is None or instant is None:
         return _Outlook(value, None)
-    boundary = instant + duration.as_timedelta()
-    return _Outlook(value, boundary if boundary > now else None)
+    boundary = later(instant, duration.as_timedelta())
+    return _Outlook(value, boundary if boundary is not None and boundary > now else None)
 
 
 def _event_outlook(condition: EventCondition, profile: ProfileView, now: datetime) -> _Outlook:
@@ -118,7 +133,8 @@ def _event_outlook(condition: EventCondition, profile: ProfileView, now: datetim
     ]
     count = len(inside)
     value = count_holds(condition, count)
-    leaving = Counter(occurred_at + span for occurred_at in inside)
+    # An event that leaves the window past year 9999 never leaves it (as in SQL).
+    leaving = Counter(m for m in (later(at, span) for at in inside) if m is not None)
     for moment in sorted(leaving):
         count -= leaving[moment]
         if count_holds(condition, count) != value:
