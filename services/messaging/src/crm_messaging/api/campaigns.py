@@ -1,4 +1,4 @@
-"""/v1/campaigns: one-off sends to a segment (tenant API key or service token)."""
+"""/v1/campaigns: one-off sends to a segment (tenant API key or the console's internal token)."""
 
 from __future__ import annotations
 

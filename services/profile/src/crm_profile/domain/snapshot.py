@@ -3,8 +3,9 @@
 It holds the computed traits, consent and suppression per channel, and the
 attributes segments select on, but no direct personal data: no name, email
 address, phone number, street address or exact birthday (only the birth month,
-the prefecture and the email domain). Consumers that must contact the person
-(messaging) read the full record over REST with the service token.
+the prefecture and the email domain). What a consumer needs to contact the
+person (messaging) travels beside it in ``profile.changed``'s ``contact`` block,
+which profile purges from its published outbox rows on erasure.
 """
 
 from __future__ import annotations
