@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from pydantic import TypeAdapter, ValidationError
 
 from crm_common.errors import install_error_handlers
+from crm_common.events._base import UtcDatetime
 from crm_common.inputs import Day, Instant, Int32, Int64, StorableInput
 
 
@@ -130,3 +131,15 @@ def test_bounded_types_refuse_what_a_column_cannot_take(kind: Any, bad: Any, goo
     assert adapter.validate_python(good) == good
     with pytest.raises(ValidationError):
         adapter.validate_python(bad)
+
+
+@pytest.mark.parametrize(
+    "stamp", ["0001-01-01T00:00:00+09:00", "9999-12-31T23:59:59-12:00", "0001-06-01T00:00:00Z"]
+)
+def test_event_timestamps_off_the_calendar_are_invalid_not_an_overflow(stamp: str) -> None:
+    # astimezone(UTC) raised OverflowError (a 500 at ingest's generic API) for the first two.
+    with pytest.raises(ValidationError, match="between the years 2 and 9998"):
+        TypeAdapter(UtcDatetime).validate_python(stamp)
+    assert TypeAdapter(UtcDatetime).validate_python("2026-01-01T09:00:00+09:00") == datetime(
+        2026, 1, 1, tzinfo=UTC
+    )

@@ -17,6 +17,8 @@ from pydantic import (
     PlainSerializer,
 )
 
+from crm_common.inputs import FIRST_DAY, LAST_DAY, off_calendar
+
 _EVENT_NAMESPACE = uuid.UUID("5b7f0d1e-8c3a-4f7e-9d1b-2a6c4e8f0a13")
 
 
@@ -35,11 +37,19 @@ def short_hash(value: str) -> str:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        utc: datetime | None = value.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        utc = None
+    if utc is None or off_calendar(utc):
+        # Beyond it, a consumer's day arithmetic (or asyncpg) would fail on the event.
+        raise ValueError(f"must be between the years {FIRST_DAY.year} and {LAST_DAY.year} in UTC")
+    return utc
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""An aware timestamp, normalised to UTC; naive timestamps are rejected."""
+"""An aware timestamp, normalised to UTC; naive timestamps are rejected, and so are
+timestamps whose UTC is not within years 2 to 9998 (:mod:`crm_common.inputs`)."""
 
 DecimalStr = Annotated[
     Decimal,
