@@ -53,8 +53,9 @@ pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
 ADMIN_TOKEN = "fuzz-admin-token-0123456789abcdef"
 SERVICES = ("ingest", "profile", "segment", "messaging")
-SEED = 20261124
-MAX_EXAMPLES = 10  # per operation, in the fuzzing phase
+# A longer or different run: CRM_FUZZ_EXAMPLES=100 CRM_FUZZ_SEED=7 make test PYTEST_ARGS=...
+SEED = int(os.environ.get("CRM_FUZZ_SEED", "20261124"))
+MAX_EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "10"))  # per operation, fuzzing phase
 TIME_CAP_SECONDS = 240.0  # per `st run`; a run that needs more is a failure, not a wait
 START_TIMEOUT_SECONDS = 180.0  # four services starting at once on a busy 2-core machine
 # A route that reads its own credential (a provider's signature, a tracking token) or
