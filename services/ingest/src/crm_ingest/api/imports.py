@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from crm_common.errors import ApiError
+from crm_common.inputs import INT64_MAX
 from crm_ingest.api.body import limited_chunks
 from crm_ingest.api.deps import CallerDep, Ctx
 from crm_ingest.api.events import platform_source
@@ -65,7 +66,7 @@ async def get_import(
     import_id: str,
     ctx: Ctx,
     caller: CallerDep,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=INT64_MAX),  # a bigint OFFSET (2**63 was a 500)
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     async with ctx.db.transaction() as session:
