@@ -213,9 +213,19 @@ def _order(n: int) -> dict[str, Any]:
 
 
 def _seed_people(stack: Stack) -> None:
-    """Two customers with an order each, through ingest's generic API: their profiles."""
+    """Two customers with an order each, through ingest's generic API: their profiles;
+    and a CSV import with a rejected row."""
     for n in (1, 2):
         _post(stack, "ingest", "/v1/events", _order(n), "")
+    rows = "email,first_name\nfuzz.csv@example.jp,Hanako\nnot-an-email,Taro\n"
+    uploaded = httpx.post(
+        f"{stack.urls['ingest']}/v1/imports?kind=customers",
+        files={"file": ("customers.csv", rows.encode(), "text/csv")},
+        headers=_bearer(stack.api_key),
+        timeout=30,
+    )
+    assert uploaded.status_code == 202, uploaded.text
+    stack.ids["import_id"] = [uploaded.json()["import_id"]]
 
     def profile(n: int) -> list[str]:
         found = _get(stack, "profile", f"/v1/profiles?email=fuzz.buyer{n}@example.jp")
@@ -418,6 +428,7 @@ def _served(
 # names the field (crm_common.inputs and the services' bounded types).
 YEAR_ONE_IN_TOKYO = "0001-01-01T00:00:00+09:00"  # year 0 in UTC
 KNOWN = [
+    ("ingest", "GET", f"/v1/imports/{{import_id}}?offset={2**63}", None, "query.offset"),
     (
         "ingest",
         "POST",
