@@ -271,6 +271,14 @@ def _seed_messaging(stack: Stack) -> None:
         "template_id": made[0],
     }
     stack.ids["campaign_id"] = [_post(stack, "messaging", "/v1/campaigns", campaign, "id")]
+    message = {
+        "source_kind": "manual",
+        "source_id": "fuzz",
+        "profile_id": stack.ids["profile_id"][0],
+        "channel": "email",
+        "template_id": made[0],
+    }
+    stack.ids["message_id"] = [_post(stack, "messaging", "/v1/messages", message, "message_id")]
     segment_key = _get(stack, "segment", "/v1/segment-templates")["templates"][0]["key"]
     stack.ids["key"] = [journey_key, segment_key]
 
