@@ -115,6 +115,23 @@ async def test_exempt_paths_and_bodies_over_the_cap_pass_untouched() -> None:
     assert over.json() == {"bytes": len(big)}
 
 
+async def test_a_big_body_is_checked_too() -> None:
+    big = b'{"pad": "' + b"x" * 200_000 + b'", "note": "\\u0000"}'
+    headers = {"content-type": "application/json"}
+    response = await _call(_app(), "POST", "/v1/things", content=big, headers=headers)
+    assert _refused_at(response) == "body.note"
+
+
+async def test_deep_nesting_costs_no_stack_and_is_never_a_500() -> None:
+    headers = {"content-type": "application/json"}
+    deep = b'{"a": ' + b"[" * 900 + b'"\\u0000"' + b"]" * 900 + b"}"
+    too_deep = b'{"a": ' + b"[" * 200_000 + b'"\\u0000"' + b"]" * 200_000 + b"}"
+    found = await _call(_app(), "POST", "/v1/things", content=deep, headers=headers)
+    refused = await _call(_app(), "POST", "/v1/things", content=too_deep, headers=headers)
+    assert _refused_at(found) == "body.a" + ".0" * 900
+    assert refused.status_code in (400, 422), refused.text  # the route's own answer
+
+
 @pytest.mark.parametrize(
     ("kind", "bad", "good"),
     [

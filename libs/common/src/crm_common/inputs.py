@@ -1,7 +1,7 @@
 """What a request may carry into PostgreSQL, refused at the door with a 422 naming it.
 
-Fuzzing every service's OpenAPI found three kinds of input that passed validation
-and then failed deep inside a handler with a 500:
+Fuzzing every service's OpenAPI found these kinds of input that passed validation and
+then failed deep inside a handler with a 500:
 
 - **text PostgreSQL cannot hold**: a NUL character (``text`` and ``jsonb`` refuse
   it) or an unpaired UTF-16 surrogate (``"\\ud800"`` in JSON decodes to a Python
@@ -35,6 +35,7 @@ from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
+import anyio
 import orjson
 from pydantic import AfterValidator, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -95,24 +96,32 @@ def unstorable(text: str) -> str | None:
     return None
 
 
+def _problem(value: Any) -> str | None:
+    if isinstance(value, str):
+        return unstorable(value)
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return "integers must fit in 64 bits"
+    return None
+
+
 def find_unstorable(value: Any, path: str) -> tuple[str, str] | None:
     """The path and reason of the first string in ``value`` (JSON data, keys included)
-    that PostgreSQL could not store, or of an integer outside 64 bits, or None."""
-    if isinstance(value, str):
-        reason = unstorable(value)
-        return (path, reason) if reason else None
-    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
-        return path, "integers must fit in 64 bits"
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = find_unstorable(key, path) or find_unstorable(item, f"{path}.{key}")
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = find_unstorable(item, f"{path}.{index}")
-            if found:
-                return found
+    that PostgreSQL could not store, or of an integer outside 64 bits, or None.
+
+    Iterative (depth-first, in document order): nesting costs no stack."""
+    pending: list[tuple[Any, str]] = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        problem = _problem(item)
+        if problem:
+            return where, problem
+        children: list[tuple[Any, str]] = []
+        if isinstance(item, dict):
+            for key, child in item.items():  # a key is named by its object's path
+                children += [(key, where), (child, f"{where}.{key}")]
+        elif isinstance(item, list):
+            children = [(child, f"{where}.{index}") for index, child in enumerate(item)]
+        pending.extend(reversed(children))
     return None
 
 
@@ -124,6 +133,8 @@ def _in_query(query_string: bytes, where: str = "query") -> tuple[str, str] | No
             return found
     return None
 
+
+_PARSE_ON_THE_LOOP = 64 * 1024
 
 # A JSON body can only carry a NUL or a surrogate as an escape, and a wide integer has
 # 19 digits or more: only a body with one of those is parsed here.
@@ -138,8 +149,8 @@ def _in_body(kind: str, body: bytes) -> tuple[str, str] | None:
     try:
         # The standard library's parser, as FastAPI's: it lets "\ud800" through.
         data = json.loads(body)
-    except ValueError:
-        return None  # the route answers a body that is not JSON
+    except (ValueError, RecursionError):
+        return None  # the route answers a body that is not JSON (or nested too deep)
     return find_unstorable(data, "body")
 
 
@@ -191,8 +202,13 @@ class StorableInput:
                 break
             size += len(message.get("body", b""))
             more = message.get("more_body", False)
-        whole = not more and chunks and chunks[-1]["type"] == "http.request"
-        found = _in_body(kind, b"".join(m.get("body", b"") for m in chunks)) if whole else None
+        found = None
+        if not more and chunks and chunks[-1]["type"] == "http.request":
+            body = b"".join(m.get("body", b"") for m in chunks)
+            if len(body) > _PARSE_ON_THE_LOOP:  # a big JSON body is parsed in a thread
+                found = await anyio.to_thread.run_sync(_in_body, kind, body)
+            else:
+                found = _in_body(kind, body)
         return found, _replay(chunks, receive)
 
 
