@@ -48,7 +48,7 @@ def test_scrub_leaves_ordinary_numbers_alone() -> None:
 
 def test_values_quoted_by_database_and_validation_errors_are_masked() -> None:
     text = (
-        "IntegrityError: duplicate key value violates unique constraint \"uq_email\"\n"
+        'IntegrityError: duplicate key value violates unique constraint "uq_email"\n'
         "DETAIL:  Key (email)=(Hanako Yamada <hy@example.jp>) already exists.\n"
         "[SQL: INSERT INTO people (email, name) VALUES ($1::VARCHAR, $2::VARCHAR)]\n"
         "[parameters: ('hy@example.jp', '山田 花子')]\n"

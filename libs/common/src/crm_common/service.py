@@ -108,8 +108,13 @@ def create_service_app(
         try:
             async with setup(app, runtime):
                 if service.role == "api":
+                    # An API-only replica answers requests; consumers, relays and
+                    # background loops (sweeper, refresher) run in the worker role.
                     runtime.consumers.clear()
                     runtime.relays.clear()
+                    for task in runtime.background:
+                        task.cancel()
+                    runtime.background.clear()
                 for relay in runtime.relays:
                     await relay.start()
                 for consumer in runtime.consumers:
