@@ -32,12 +32,12 @@ from crm_common.migrations import upgrade
 from crm_common.outbox import OutboxRelay
 from crm_common.tenancy import hash_api_key, new_api_key
 from crm_messaging.app import build_adapters
-from crm_messaging.channels.email import SmtpPool
-from crm_messaging.channels.ratelimit import RateLimiter
 from crm_messaging.clock import SystemClock
 from crm_messaging.config import SCHEMA, MessagingService
-from crm_messaging.dispatch.worker import Dispatcher
-from crm_messaging.handlers.enqueue import MessageRequest, enqueue_message
+from crm_messaging.sending.channels.email import SmtpPool
+from crm_messaging.sending.channels.ratelimit import RateLimiter
+from crm_messaging.sending.dispatcher import Dispatcher
+from crm_messaging.sending.enqueue import MessageRequest, enqueue_message
 from crm_messaging.tables import messages, recipients, tenants
 
 STAGE = "messaging"

@@ -17,19 +17,19 @@ from crm_messaging.api import journeys as journeys_api
 from crm_messaging.api import settings as settings_api
 from crm_messaging.api import stats as stats_api
 from crm_messaging.api.deps import Services
-from crm_messaging.channels.base import ChannelAdapter
-from crm_messaging.channels.email import EmailAdapter, SmtpPool
-from crm_messaging.channels.line import LineAdapter
-from crm_messaging.channels.local import CallListAdapter, PostalDmAdapter
-from crm_messaging.channels.ratelimit import RateLimiter
-from crm_messaging.channels.sms import SmsAdapter
+from crm_messaging.campaigns_worker import CampaignWorker
 from crm_messaging.clock import Clock, clock_from_settings
 from crm_messaging.config import SCHEMA, MessagingService, Settings
 from crm_messaging.consumers import consumers, journey_consumers
-from crm_messaging.dispatch.campaigns import CampaignWorker
-from crm_messaging.dispatch.render_pool import RenderPool, render_limits
-from crm_messaging.dispatch.worker import Dispatcher
 from crm_messaging.journeys_worker import JourneyWorker
+from crm_messaging.sending.channels.base import ChannelAdapter
+from crm_messaging.sending.channels.email import EmailAdapter, SmtpPool
+from crm_messaging.sending.channels.line import LineAdapter
+from crm_messaging.sending.channels.local import CallListAdapter, PostalDmAdapter
+from crm_messaging.sending.channels.ratelimit import RateLimiter
+from crm_messaging.sending.channels.sms import SmsAdapter
+from crm_messaging.sending.dispatcher import Dispatcher
+from crm_messaging.sending.render_pool import RenderPool, render_limits
 
 
 def build_adapters(

@@ -55,7 +55,7 @@ class MessagingService(ServiceSettings):
     # Test/staging only: a file holding an ISO instant; time runs on from it.
     fake_clock_file: str | None = None
     tracking_ttl_days: int = 90
-    # Template budgets (crm_messaging.dispatch.render_pool): every render runs in a
+    # Template budgets (crm_messaging.sending.render_pool): every render runs in a
     # worker process, killed past the time budget; output stops at the byte budget.
     render_workers: int = Field(default=2, ge=1)  # the dispatcher's pool
     preview_render_workers: int = Field(default=1, ge=1)  # previews and saves

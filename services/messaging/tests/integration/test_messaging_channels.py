@@ -11,8 +11,8 @@ from messaging_it import SMS_ACCOUNT, TOKYO, Harness, until
 from messaging_it import person_traits as traits
 from messaging_providers import ProviderServer, SmtpServer
 
-from crm_messaging.channels.line import retry_key
 from crm_messaging.domain.ids import idempotency_key
+from crm_messaging.sending.channels.line import retry_key
 
 pytestmark = pytest.mark.infra
 logging.getLogger("mail.log").setLevel(logging.WARNING)

@@ -14,7 +14,7 @@ from messaging_it import SMS_ACCOUNT, Harness, load_run_service, person_traits, 
 from messaging_providers import ProviderServer
 from sqlalchemy import func, select
 
-from crm_messaging.handlers.enqueue import MessageRequest, enqueue_message
+from crm_messaging.sending.enqueue import MessageRequest, enqueue_message
 from crm_messaging.tables import messages
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]

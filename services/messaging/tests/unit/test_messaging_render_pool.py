@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 import pytest_asyncio
 
 from crm_common.events.customers import Channel
-from crm_messaging.dispatch.render_pool import RenderFailure, RenderLimits, RenderPool
 from crm_messaging.domain.compose import RenderedMessage, RenderJob
 from crm_messaging.domain.rendering import MessageTemplate
 from crm_messaging.domain.tracking_links import TrackingContext
+from crm_messaging.sending.render_pool import RenderFailure, RenderLimits, RenderPool
 
 NESTED = (
     "{% for a in range(100000) %}{% for b in range(100000) %}{% for c in range(100000) %}"

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Request, Response
 
 from crm_messaging.api.deps import ServicesDep
 from crm_messaging.api.schemas import decode_cursor, encode_cursor, message_public
-from crm_messaging.handlers.enqueue import MessageRequest, enqueue_message
 from crm_messaging.handlers.errors import NotFound
-from crm_messaging.repository import messages as repo
+from crm_messaging.sending import repository as repo
+from crm_messaging.sending.enqueue import MessageRequest, enqueue_message
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 

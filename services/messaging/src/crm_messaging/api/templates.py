@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 from crm_common.events.customers import Channel
 from crm_messaging.api.deps import ServicesDep
 from crm_messaging.api.schemas import template_public
-from crm_messaging.dispatch.render_pool import RenderPool
 from crm_messaging.handlers import templates as handlers
 from crm_messaging.repository import templates as repo
+from crm_messaging.sending.render_pool import RenderPool
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
 

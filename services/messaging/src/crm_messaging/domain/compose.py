@@ -1,6 +1,6 @@
 """One message composed: template + recipient data + tracking links (pure).
 
-This is what a render worker process runs (see ``dispatch.render_pool``): a
+This is what a render worker process runs (see ``sending.render_pool``): a
 :class:`RenderJob` in, a :class:`RenderedMessage` out, nothing else touched.
 """
 

@@ -27,7 +27,7 @@ from crm_messaging.domain.bounces import (
 from crm_messaging.handlers.errors import BadRequest, Conflict, HandlerError, NotFound
 from crm_messaging.handlers.events import message_event, publish
 from crm_messaging.repository import bounces as bounce_repo
-from crm_messaging.repository import messages as repo
+from crm_messaging.sending import repository as repo
 
 Row = Mapping[Any, Any]
 

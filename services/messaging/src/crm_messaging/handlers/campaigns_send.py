@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_common.events.customers import Channel
 from crm_messaging import metrics_campaigns as metrics
 from crm_messaging.handlers.campaigns_rules import allowance
-from crm_messaging.handlers.enqueue import MessageRequest, enqueue_message
 from crm_messaging.handlers.errors import HandlerError
 from crm_messaging.repository import campaigns as repo
+from crm_messaging.sending.enqueue import MessageRequest, enqueue_message
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.events import PrivacyRedactRequested
 from crm_common.normalize import normalize_email, normalize_phone
-from crm_messaging.dispatch import transitions as tr
 from crm_messaging.domain.erasure import ERASED, PENDING_STATES, without_contact
 from crm_messaging.repository import erasure as repo
 from crm_messaging.repository.recipients import resolve_aliases
+from crm_messaging.sending import transitions as tr
 
 REDACT_TYPE = "privacy.redact_requested"
 CRM_PLATFORM = "crm"  # identity.external_ids key of events about a known profile

@@ -29,12 +29,12 @@ from crm_messaging.domain.journeys import (
     evaluate,
     next_action,
 )
-from crm_messaging.handlers.enqueue import MessageRequest, enqueue_message
 from crm_messaging.handlers.errors import HandlerError
 from crm_messaging.handlers.events import SOURCE, identity_of, publish
 from crm_messaging.handlers.journeys_entry import ENTRY_REJECTED
 from crm_messaging.metrics_journeys import RUNS_FINISHED, STEPS
 from crm_messaging.repository import journey_runs as runs_repo
+from crm_messaging.sending.enqueue import MessageRequest, enqueue_message
 
 # A run moves through sends and branches at most this far in one round (no loop
 # without a wait is valid, so this only bounds very long instant chains).

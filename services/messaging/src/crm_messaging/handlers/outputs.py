@@ -9,12 +9,12 @@ from typing import Any, Literal
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_messaging.dispatch import transitions as tr
 from crm_messaging.domain.dm import REPLACEMENT, DmEncoding, DmFile, DmRow, dm_file
 from crm_messaging.handlers.errors import NotFound
 from crm_messaging.handlers.events import message_event, publish
 from crm_messaging.repository import calls, dm
-from crm_messaging.repository import messages as repo
+from crm_messaging.sending import repository as repo
+from crm_messaging.sending import transitions as tr
 
 CallOutcome = Literal["reached", "no_answer", "declined", "converted"]
 

@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_messaging import metrics
-from crm_messaging.channels.sms import status_signature
 from crm_messaging.handlers.errors import Forbidden, NotFound
 from crm_messaging.handlers.events import message_event, publish
-from crm_messaging.repository import messages as repo
 from crm_messaging.repository.tenants import tracking_keys
+from crm_messaging.sending import repository as repo
+from crm_messaging.sending.channels.sms import status_signature
 
 # Twilio error codes that mean the number will never take an SMS.
 HARD_FAILURES = frozenset({"21211", "21614", "30003", "30005", "30006"})

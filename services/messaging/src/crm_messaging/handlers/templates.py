@@ -16,19 +16,19 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.events.customers import Channel
-from crm_messaging.dispatch.render import (
+from crm_messaging.domain.rendering import MessageTemplate, validate_template
+from crm_messaging.handlers.errors import Invalid, NotFound
+from crm_messaging.repository import recipients as recipients_repo
+from crm_messaging.repository import templates as repo
+from crm_messaging.repository.tenants import load_config
+from crm_messaging.sending.render import (
     RenderJob,
     needs_recommendations,
     recommendations_for,
     template_key,
     tracking_context,
 )
-from crm_messaging.dispatch.render_pool import RenderFailure, RenderPool
-from crm_messaging.domain.rendering import MessageTemplate, validate_template
-from crm_messaging.handlers.errors import Invalid, NotFound
-from crm_messaging.repository import recipients as recipients_repo
-from crm_messaging.repository import templates as repo
-from crm_messaging.repository.tenants import load_config
+from crm_messaging.sending.render_pool import RenderFailure, RenderPool
 
 
 def check(template: MessageTemplate, max_source_bytes: int) -> None:

@@ -16,9 +16,9 @@ from crm_messaging.domain.tracking import (
     verify_token,
 )
 from crm_messaging.handlers.events import consent_withdrawn, message_event, publish
-from crm_messaging.repository import messages as repo
 from crm_messaging.repository import recipients as recipients_repo
 from crm_messaging.repository.tenants import tracking_keys
+from crm_messaging.sending import repository as repo
 
 
 async def _keys(session: AsyncSession, token: str) -> tuple[bytes, ...]:

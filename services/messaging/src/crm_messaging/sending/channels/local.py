@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from crm_common.events.customers import Channel
-from crm_messaging.channels.base import Outgoing, SendContext, SendResult
 from crm_messaging.domain.backoff import OutcomeClass
 from crm_messaging.domain.clock import wall, zone
 from crm_messaging.domain.dm import dm_row
 from crm_messaging.domain.errors import InvalidIdentifier
 from crm_messaging.repository import calls, dm
+from crm_messaging.sending.channels.base import Outgoing, SendContext, SendResult
 
 
 class PostalDmAdapter:

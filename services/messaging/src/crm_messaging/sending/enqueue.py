@@ -23,8 +23,8 @@ from crm_messaging.domain.policy import Purpose
 from crm_messaging.domain.rendering import MessageTemplate, validate_template
 from crm_messaging.handlers.errors import Conflict, Invalid, NotFound
 from crm_messaging.handlers.events import message_event, publish
-from crm_messaging.repository import messages as repo
 from crm_messaging.repository import templates as templates_repo
+from crm_messaging.sending import repository as repo
 
 
 class MessageRequest(BaseModel):

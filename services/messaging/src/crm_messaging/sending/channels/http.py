@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from crm_messaging import metrics
-from crm_messaging.channels.base import SendResult
 from crm_messaging.domain.backoff import OutcomeClass, ProviderOutcome, classify
+from crm_messaging.sending.channels.base import SendResult
 
 
 async def call(

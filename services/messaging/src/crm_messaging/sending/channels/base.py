@@ -43,7 +43,7 @@ async def _nothing() -> None:
 class SendContext:
     now: datetime
     session: AsyncSession | None = None  # local adapters only
-    # Email: called (and committed) right before SMTP DATA, see dispatch.recovery.
+    # Email: called (and committed) right before SMTP DATA, see sending.recovery.
     before_data: Callable[[], Awaitable[None]] = field(default=_nothing)
 
 

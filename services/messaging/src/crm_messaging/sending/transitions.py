@@ -18,10 +18,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_messaging import metrics
-from crm_messaging.channels.base import SendResult
-from crm_messaging.dispatch.render import RenderedMessage
 from crm_messaging.handlers.events import message_event, publish
-from crm_messaging.repository import messages as repo
+from crm_messaging.sending import repository as repo
+from crm_messaging.sending.channels.base import SendResult
+from crm_messaging.sending.render import RenderedMessage
 from crm_messaging.tables import messages
 
 Row = Mapping[Any, Any]

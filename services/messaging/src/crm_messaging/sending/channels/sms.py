@@ -15,12 +15,12 @@ from urllib.parse import urlencode
 import httpx
 
 from crm_common.events.customers import Channel
-from crm_messaging.channels.base import Outgoing, SendContext, SendResult
-from crm_messaging.channels.http import call
 from crm_messaging.config import MessagingService
 from crm_messaging.domain.backoff import OutcomeClass
 from crm_messaging.domain.ids import idempotency_key
 from crm_messaging.domain.provider_urls import provider_url_problem
+from crm_messaging.sending.channels.base import Outgoing, SendContext, SendResult
+from crm_messaging.sending.channels.http import call
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 

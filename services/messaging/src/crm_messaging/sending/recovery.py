@@ -29,12 +29,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.events.customers import Channel
-from crm_messaging.channels.base import Outgoing
 from crm_messaging.config import MessagingService
-from crm_messaging.dispatch import transitions as tr
-from crm_messaging.dispatch.prepare import UNKNOWN_RECIPIENT, Row, load_batch
-from crm_messaging.dispatch.render import tracking_context
 from crm_messaging.domain.recipients import recipient_state
+from crm_messaging.sending import transitions as tr
+from crm_messaging.sending.channels.base import Outgoing
+from crm_messaging.sending.prepare import UNKNOWN_RECIPIENT, Row, load_batch
+from crm_messaging.sending.render import tracking_context
 
 IN_DOUBT = "in_doubt:smtp_data"
 

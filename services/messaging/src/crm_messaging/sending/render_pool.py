@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from multiprocessing import forkserver
 from typing import TYPE_CHECKING, Any
 
-from crm_messaging.dispatch import render_worker
-from crm_messaging.dispatch.render_worker import (
+from crm_messaging.domain.compose import RenderJob
+from crm_messaging.sending import render_worker
+from crm_messaging.sending.render_worker import (
     JOB,
     PART,
     STARTED,
@@ -44,7 +45,6 @@ from crm_messaging.dispatch.render_worker import (
     RenderLimits,
     part_name,
 )
-from crm_messaging.domain.compose import RenderJob
 
 if TYPE_CHECKING:
     from crm_messaging.config import MessagingService

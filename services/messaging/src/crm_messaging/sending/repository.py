@@ -237,6 +237,6 @@ async def complete_attempts(
 
 
 async def mark_data_started(conn: AsyncConnection, attempts: Sequence[tuple[str, str]]) -> None:
-    """The email marker ``smtp_stage = 'data'`` for many attempts (see dispatch.recovery)."""
+    """The email marker ``smtp_stage = 'data'`` for many attempts (see sending.recovery)."""
     params = {"ids": [a[0] for a in attempts], "tokens": [a[1] for a in attempts]}
     await conn.execute(_MARK_DATA, params)

@@ -3,7 +3,7 @@
 Window of doubt: the dispatcher has committed ``sending`` before we start;
 ``ctx.before_data`` commits the marker ``smtp_stage = 'data'`` right before the
 DATA command, and the dispatcher commits ``sent`` right after the 250 reply.
-See :mod:`crm_messaging.dispatch.recovery` for what happens after a crash.
+See :mod:`crm_messaging.sending.recovery` for what happens after a crash.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import aiosmtplib
 
 from crm_common.events.customers import Channel
 from crm_messaging import metrics
-from crm_messaging.channels.base import Outgoing, SendContext, SendResult
-from crm_messaging.channels.email_message import build_email, envelope_sender
 from crm_messaging.config import MessagingService
 from crm_messaging.domain.backoff import OutcomeClass, ProviderOutcome, classify_smtp
+from crm_messaging.sending.channels.base import Outgoing, SendContext, SendResult
+from crm_messaging.sending.channels.email_message import build_email, envelope_sender
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ import uuid
 import httpx
 
 from crm_common.events.customers import Channel
-from crm_messaging.channels.base import Outgoing, SendContext, SendResult
-from crm_messaging.channels.http import call
 from crm_messaging.config import MessagingService
 from crm_messaging.domain.backoff import OutcomeClass
 from crm_messaging.domain.ids import idempotency_key
 from crm_messaging.domain.provider_urls import provider_url_problem
+from crm_messaging.sending.channels.base import Outgoing, SendContext, SendResult
+from crm_messaging.sending.channels.http import call
 
 _RETRY_KEY_NAMESPACE = uuid.UUID("0c1f4a52-7a53-4e0a-9a4c-3f1f6d2b8e71")
 

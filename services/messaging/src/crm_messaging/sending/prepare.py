@@ -21,19 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.events.customers import Channel
-from crm_messaging.channels.base import ChannelAdapter, Outgoing, SendContext
 from crm_messaging.config import MessagingService
-from crm_messaging.dispatch import transitions as tr
-from crm_messaging.dispatch.render import (
-    TRACKED_CHANNELS,
-    RenderedMessage,
-    RenderJob,
-    needs_recommendations,
-    recommendations_for,
-    template_key,
-    tracking_context,
-)
-from crm_messaging.dispatch.render_pool import RenderFailure, RenderPool
 from crm_messaging.domain.backoff import OutcomeClass
 from crm_messaging.domain.guardrails import (
     Hold,
@@ -47,10 +35,22 @@ from crm_messaging.domain.guardrails import (
 from crm_messaging.domain.policy import TenantPolicy
 from crm_messaging.domain.recipients import recipient_state
 from crm_messaging.domain.rendering import MessageTemplate
-from crm_messaging.repository import messages as repo
 from crm_messaging.repository import recipients as recipients_repo
 from crm_messaging.repository import templates as templates_repo
 from crm_messaging.repository.tenants import TenantConfig, load_config
+from crm_messaging.sending import repository as repo
+from crm_messaging.sending import transitions as tr
+from crm_messaging.sending.channels.base import ChannelAdapter, Outgoing, SendContext
+from crm_messaging.sending.render import (
+    TRACKED_CHANNELS,
+    RenderedMessage,
+    RenderJob,
+    needs_recommendations,
+    recommendations_for,
+    template_key,
+    tracking_context,
+)
+from crm_messaging.sending.render_pool import RenderFailure, RenderPool
 
 Row = Mapping[Any, Any]
 Key = tuple[str, str]

@@ -18,15 +18,8 @@ from typing import Any
 from crm_common.db import Database
 from crm_common.events.customers import Channel
 from crm_messaging.background import BackgroundWorker
-from crm_messaging.channels.base import ChannelAdapter, Outgoing, SendContext, SendResult
-from crm_messaging.channels.ratelimit import RateLimiter
 from crm_messaging.clock import Clock
 from crm_messaging.config import MessagingService
-from crm_messaging.dispatch import transitions as tr
-from crm_messaging.dispatch.groupcommit import GroupCommit
-from crm_messaging.dispatch.prepare import Preparer
-from crm_messaging.dispatch.recovery import recover
-from crm_messaging.dispatch.render_pool import RenderPool, render_limits
 from crm_messaging.domain.backoff import (
     GiveUp,
     OutcomeClass,
@@ -35,8 +28,15 @@ from crm_messaging.domain.backoff import (
     RetryPolicy,
     next_retry,
 )
-from crm_messaging.repository import messages as repo
-from crm_messaging.repository.messages import Completion
+from crm_messaging.sending import repository as repo
+from crm_messaging.sending import transitions as tr
+from crm_messaging.sending.channels.base import ChannelAdapter, Outgoing, SendContext, SendResult
+from crm_messaging.sending.channels.ratelimit import RateLimiter
+from crm_messaging.sending.groupcommit import GroupCommit
+from crm_messaging.sending.prepare import Preparer
+from crm_messaging.sending.recovery import recover
+from crm_messaging.sending.render_pool import RenderPool, render_limits
+from crm_messaging.sending.repository import Completion
 
 log = logging.getLogger(__name__)
 
