@@ -28,7 +28,6 @@ from markupsafe import Markup
 
 MARK_OPEN = "\ue000"
 MARK_CLOSE = "\ue001"
-_UNMARK = str.maketrans("", "", MARK_OPEN + MARK_CLOSE)
 MAX_EXPONENT = 1000
 MAX_POWER_BITS = 1 << 16  # Python prints at most 4,300 digits (about 14,300 bits) anyway
 
@@ -52,7 +51,9 @@ class TrustedLink(str):
 
 
 def unmark(text: str) -> str:
-    return text.translate(_UNMARK)
+    # Two C-level replaces: str.translate with a table walks the text in Python-
+    # visible steps and was the render's single largest cost.
+    return text.replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
 
 
 class PathDict(dict[str, Any]):

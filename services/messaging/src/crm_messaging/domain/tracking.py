@@ -19,7 +19,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
+
+import orjson
 
 from crm_messaging.domain.clock import as_utc
 from crm_messaging.domain.errors import LinkNotAllowed, TokenExpired, TokenInvalid
@@ -42,6 +45,7 @@ class TrackingClaims:
     url_fingerprint: str | None = None
 
 
+@lru_cache(maxsize=1024)  # a campaign signs the same few links for every recipient
 def url_fingerprint(url: str) -> str:
     """64-bit hex fingerprint of a URL, carried by click tokens."""
     return hashlib.sha256(url.encode()).hexdigest()[:16]
@@ -59,7 +63,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(key: bytes, payload: str) -> str:
-    digest = hmac.new(key, _MAC_CONTEXT + payload.encode("ascii"), hashlib.sha256).digest()
+    digest = hmac.digest(key, _MAC_CONTEXT + payload.encode("ascii"), "sha256")  # one C call
     return _b64(digest[:_MAC_BYTES])
 
 
@@ -75,7 +79,9 @@ def sign_token(claims: TrackingClaims, key: bytes) -> str:
         claims.link_index,
         claims.url_fingerprint,
     ]
-    payload = _b64(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
+    # orjson writes what json.dumps(separators=(",", ":"), ensure_ascii=False) writes
+    # (the pinned token in the tests), ten times faster.
+    payload = _b64(orjson.dumps(body))
     return f"{payload}.{_mac(key, payload)}"
 
 

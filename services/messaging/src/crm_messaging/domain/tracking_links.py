@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from crm_messaging.domain.linkscan import URL_IN_TEXT, trim_url
 from crm_messaging.domain.tracking import TokenKind, TrackingClaims, sign_token, url_fingerprint
@@ -55,10 +56,15 @@ class TrackingContext:
         return self._url("u", self._claims("unsubscribe"))
 
 
+@lru_cache(maxsize=64)  # a link written in both the html and the text part is signed once
+def _click_url(ctx: TrackingContext, index: int, url: str) -> str:
+    return ctx.click_url(index, url)
+
+
 def _tracked(url: str, message_links: Sequence[str], ctx: TrackingContext) -> str | None:
     if url.startswith(ctx.base_url.rstrip("/") + "/") or url not in message_links:
         return None
-    return ctx.click_url(message_links.index(url), url)
+    return _click_url(ctx, message_links.index(url), url)
 
 
 def rewrite_html(html_text: str, message_links: Sequence[str], ctx: TrackingContext) -> str:
