@@ -1,5 +1,6 @@
-"""Ingest stage: webhook answer rate and latency, generic batch rate, normalizer rate,
-CSV import rate; throughput rows as a ratio to the same-run raw Kafka produce limit.
+"""Ingest stage: generic batch rate, normalizer rate, CSV import rate; throughput rows
+as a ratio to the same-run raw Kafka produce limit (the webhook front and its peer are
+the ``front`` stage, bench/front.py).
 
 Runs the real service as a subprocess against the bench database and topic prefix.
 """
@@ -22,14 +23,12 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.common import BenchEnv, Row, scale
 from crm_common.kafka import Producer
-from crm_ingest.loadgen import headers as webhook_headers
 from crm_ingest.loadgen_shop import Shop
 from crm_ingest.raw_record import RawRecord
 from crm_ingest.topics import partitions_of
 
 STAGE = "ingest"
 ADMIN = "bench-admin-token"
-LEVELS = (1, 16, 64)
 
 
 def _env(env: BenchEnv, port: int) -> dict[str, str]:
@@ -94,54 +93,6 @@ async def _tenant(url: str) -> dict[str, Any]:
         )
     response.raise_for_status()
     return {**response.json(), "shop": shop, "secret": secret}
-
-
-async def _webhooks(url: str, tenant: dict[str, Any], limit: float) -> list[Row]:
-    per_level = scale(2000)
-    history = Shop(7, customers=per_level, days=365).webhooks()
-    rows: list[Row] = []
-    for level in LEVELS:
-        batch = history[:per_level]
-        history = history[per_level:] or Shop(level, per_level, 365).webhooks()
-        requests = []
-        for w in batch:
-            body = orjson.dumps(w.body)
-            requests.append((body, webhook_headers(w, tenant["shop"], tenant["secret"], body)))
-        rate, latencies = await _post_all(f"{url}/webhooks/shopify", requests, level)
-        rows += [
-            Row(STAGE, f"webhook_rps_c{level}", round(rate, 1), "requests/s", rate / limit),
-            Row(STAGE, f"webhook_p50_c{level}", _ms(latencies, 0.50), "ms"),
-            Row(STAGE, f"webhook_p99_c{level}", _ms(latencies, 0.99), "ms"),
-        ]
-    return rows
-
-
-def _ms(latencies: list[float], q: float) -> float:
-    ordered = sorted(latencies)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
-
-
-async def _post_all(
-    url: str, requests: list[tuple[bytes, dict[str, Any]]], concurrency: int
-) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    queue = list(reversed(requests))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        while queue:
-            body, headers = queue.pop()
-            started = time.perf_counter()
-            response = await client.post(url, content=body, headers=headers)
-            latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise RuntimeError(f"webhook answered {response.status_code}: {response.text}")
-
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return len(requests) / elapsed, latencies
 
 
 def _generic(i: int) -> dict[str, Any]:
@@ -323,7 +274,7 @@ async def _csv_import(
 
 
 async def run(env: BenchEnv, limits: dict[str, float]) -> list[Row]:
-    """Webhooks at 1/16/64 senders, generic batches, the normalizer, a CSV import."""
+    """Generic batches, the normalizer, a CSV import."""
     limit = limits["kafka_produce_1kb"]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -337,8 +288,7 @@ async def run(env: BenchEnv, limits: dict[str, float]) -> list[Row]:
     proc = await _start({**_env(env, port), "INGEST_ROLE": "api"}, url)
     try:
         tenant = await _tenant(url)
-        rows = await _webhooks(url, tenant, limit)
-        rows += await _batches(url, tenant, limit)
+        rows = await _batches(url, tenant, limit)
         rows += await _normalizer(env, url, limit)
         pids = {"api": proc.pid, "worker": worker.pid}
         rows += await _csv_import(url, tenant, limit, pids)
