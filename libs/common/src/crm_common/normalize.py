@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 
@@ -125,7 +126,6 @@ for _name, _romaji in zip(PREFECTURES, _ROMAJI, strict=True):
 for _i, _name in enumerate(PREFECTURES, start=1):
     _PREFECTURE_LOOKUP[f"jp-{_i:02d}"] = _name
 
-_SPACES = re.compile(r"\s+")
 _POSTAL = re.compile(r"^(\d{3})-?(\d{4})$")
 
 
@@ -134,8 +134,15 @@ def clean_text(value: str | None) -> str | None:
     collapse inner white space; empty becomes None."""
     if value is None:
         return None
-    text = _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
-    return text or None
+    return _clean(value)
+
+
+@lru_cache(maxsize=8192)
+def _clean(value: str) -> str | None:
+    # Remembered: imports and webhooks repeat the same cells (statuses, products,
+    # prefectures, an order's date on each of its lines). str.split() splits on
+    # exactly what the regex ``\s+`` matches (Unicode white space).
+    return " ".join(unicodedata.normalize("NFKC", value).split()) or None
 
 
 def normalize_email(value: str | None) -> str | None:
@@ -155,8 +162,21 @@ def normalize_phone(value: str | None, default_region: str = "JP") -> str | None
     text = clean_text(value)
     if text is None:
         return None
+    return _e164(text, default_region)
+
+
+# A Japanese mobile number as exports write it (090-1234-5678, 09012345678): what
+# libphonenumber makes of it, without parsing (tests/test_common_normalize.py
+# checks the two agree). Any other number is parsed, and remembered.
+_JP_MOBILE = re.compile(r"0[789]0(?:-[0-9]{4}-[0-9]{4}|[0-9]{8})")
+
+
+@lru_cache(maxsize=16_384)
+def _e164(text: str, region: str) -> str | None:
+    if region == "JP" and _JP_MOBILE.fullmatch(text):
+        return "+81" + text[1:].replace("-", "")
     try:
-        parsed = phonenumbers.parse(text, default_region)
+        parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_possible_number(parsed):

@@ -17,9 +17,11 @@ never pruned) and goes on with the rows after it, instead of re-sending it forev
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -44,44 +46,75 @@ def _record_limit() -> int:
     return KafkaSettings().max_message_bytes
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One event encoded for the outbox (encoded once: checked, then written)."""
+
+    topic: str
+    key: str | None
+    event_id: str
+    payload: bytes
+
+
+def outbox_row(topic: str, event: Any, payload: bytes | None = None) -> OutboxRow:
+    """``event`` encoded as the relay will publish it (``payload``: the caller's own
+    :func:`~crm_common.events.encode_event` of it, when it has one)."""
+    value = encode_event(event) if payload is None else payload
+    return OutboxRow(topic, event.partition_key(), event.event_id, value)
+
+
 async def enqueue(session: AsyncSession, schema: str, topic: str, events: Sequence[Any]) -> None:
     """Add canonical events for ``topic`` (logical name) to this transaction's outbox.
 
     Raises :class:`~crm_common.kafka.RecordTooLarge` for an event no topic accepts.
     """
-    if not events:
+    await enqueue_rows(session, schema, [outbox_row(topic, e) for e in events])
+
+
+async def enqueue_rows(session: AsyncSession, schema: str, rows: Sequence[OutboxRow]) -> None:
+    """Like :func:`enqueue`, for rows already encoded (:func:`outbox_row`): one
+    statement for the whole batch, whatever its size."""
+    if not rows:
         return
-    rows = [_row(topic, e) for e in events]
     for row in rows:
-        _check_size(topic, row)
-    await session.execute(plumbing_tables(schema)[0].insert(), rows)
+        _check_size(row)
+    await session.execute(
+        _insert_statement(schema),
+        {
+            "topics": [r.topic for r in rows],
+            "keys": [r.key for r in rows],
+            "ids": [r.event_id for r in rows],
+            "payloads": [r.payload for r in rows],
+        },
+    )
+
+
+@cache
+def _insert_statement(schema: str) -> Any:
+    # unnest: one statement and four parameters for any number of rows (a multi-row
+    # VALUES is compiled per size, executemany is a round of messages per row).
+    return text(
+        f"INSERT INTO {schema}.outbox (topic, key, event_id, payload) "
+        "SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:keys AS text[]), "
+        "CAST(:ids AS text[]), CAST(:payloads AS bytea[]))"
+    )
 
 
 def oversized(topic: str, event: Any) -> RecordTooLarge | None:
     """Why :func:`enqueue` would refuse ``event`` (None when it fits), for callers that
     reject one input of many instead of the whole request."""
+    row = event if isinstance(event, OutboxRow) else outbox_row(topic, event)
     try:
-        _check_size(topic, _row(topic, event))
+        _check_size(row)
     except RecordTooLarge as exc:
         return exc
     return None
 
 
-def _row(topic: str, event: Any) -> dict[str, Any]:
-    payload = encode_event(event)
-    return {
-        "topic": topic,
-        "key": event.partition_key(),
-        "event_id": event.event_id,
-        "payload": payload,
-        "headers": {},
-    }
-
-
-def _check_size(topic: str, row: dict[str, Any]) -> None:
-    size, limit = record_size(row["key"], row["payload"], None), _record_limit()
+def _check_size(row: OutboxRow) -> None:
+    size, limit = record_size(row.key, row.payload, None), _record_limit()
     if size > limit:
-        raise RecordTooLarge(topic, size, limit)
+        raise RecordTooLarge(row.topic, size, limit)
 
 
 class OutboxRelay:
@@ -176,20 +209,19 @@ class OutboxRelay:
             if not rows:
                 self._problem = None
                 return 0
-            fits = [r for r in rows if not self._too_large(r)]
-            await self._dead_letter(session, [r for r in rows if self._too_large(r)])
-            await self.producer.send_many(
-                (self.producer.topic(r.topic), r.key, r.payload, _headers(r.headers)) for r in fits
-            )
-            await session.execute(
-                update(o).where(o.c.id.in_([r.id for r in fits])).values(published_at=func.now())
-            )
+            records = [
+                (self.producer.topic(r.topic), r.key, r.payload, _headers(r.headers)) for r in rows
+            ]
+            fits = [
+                record_size(key, value, hs) <= self.producer.limit for _, key, value, hs in records
+            ]
+            await self._dead_letter(session, list(itertools.compress(rows, (not f for f in fits))))
+            await self.producer.send_many(itertools.compress(records, fits))
+            published = [r.id for r in itertools.compress(rows, fits)]
+            await session.execute(_mark_statement(self.schema), {"ids": published})
         self._problem = None
-        telemetry.OUTBOX_PUBLISHED.labels(self.schema).inc(len(fits))
+        telemetry.OUTBOX_PUBLISHED.labels(self.schema).inc(len(published))
         return len(rows)
-
-    def _too_large(self, row: Any) -> bool:
-        return record_size(row.key, row.payload, _headers(row.headers)) > self.producer.limit
 
     async def _dead_letter(self, session: AsyncSession, rows: Sequence[Any]) -> None:
         """Letters naming rows that can never be published; the rows stay, marked."""
@@ -250,6 +282,14 @@ class OutboxRelay:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+
+@cache
+def _mark_statement(schema: str) -> Any:
+    # = ANY(array): one parameter however many rows (IN (...) is compiled per size).
+    return text(
+        f"UPDATE {schema}.outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"
+    )
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]] | None:

@@ -96,8 +96,13 @@ class ChunkReader:
 
     def read(self, rows: int) -> list[Row]:
         out: list[Row] = []
-        for row in itertools.islice(self._reader, rows):
-            out.append((self._reader.line_num - _newlines(row), row))
+        reader, ended = self._reader, self._reader.line_num
+        for row in itertools.islice(reader, rows):
+            line = reader.line_num
+            # A row read from the one line after the last row's end starts there;
+            # only a row that spans lines (or follows blank ones) needs counting.
+            out.append((line if line == ended + 1 else line - _newlines(row), row))
+            ended = line
         return out
 
     def close(self) -> None:

@@ -46,13 +46,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.db import Database
-from crm_common.outbox import enqueue
+from crm_common.outbox import OutboxRow, enqueue_rows, outbox_row
 from crm_ingest import metrics
 from crm_ingest.config import EVENTS_TOPIC, SCHEMA, IngestService
 from crm_ingest.csvfile import ChunkReader, detect_encoding, private_dir
 from crm_ingest.domain import HeaderError, RowError, RowKind, RowMapper, TenantContext
-from crm_ingest.domain.csv_chunks import OrderRuns, Piece, Row
+from crm_ingest.domain.csv_chunks import OrderRuns, Row
 from crm_ingest.domain.csvrows import OrderGrouper, OrderTooLarge, row_fingerprint
+from crm_ingest.domain.facts import Told, payloads, told
 from crm_ingest.repository import events as events_repo
 from crm_ingest.repository import imports as repo
 from crm_ingest.repository import tenants as tenants_repo
@@ -60,7 +61,7 @@ from crm_ingest.repository import tenants as tenants_repo
 log = logging.getLogger(__name__)
 
 Prepared = list[tuple[int, str, Any]]
-Facts = list[tuple[Any, ...]]
+Facts = list[Told]
 
 SPOOL_GRACE_SECONDS = 3600.0
 """A spool file no import names is an upload in progress until unwritten this long."""
@@ -184,38 +185,51 @@ class ImportWorker:
         return RowMapper(row.kind, header, context, received_at=row.created_at, source=row.source)
 
     async def _chunks(self, row: Any, reader: ChunkReader, mapper: RowMapper) -> None:
+        """Commit the file piece by piece. The next rows are read and mapped (in a
+        worker thread) while the database commits the previous piece, at most one
+        read ahead."""
         size = self.settings.import_batch_rows
         orders = mapper.columns.kind is RowKind.ORDERS
         runs = OrderRuns(mapper.columns.fields.get("order_id") if orders else None)
-        while True:
-            pieces, eof = await asyncio.to_thread(_read, reader, runs, size)
-            for piece in pieces:
-                await self._commit(row, mapper, piece)
-            if not pieces:  # inside an order longer than one read: keep the lease
-                await self._save(row, Outcome(rows=0), [])
-            if eof:
-                return
+        ahead = asyncio.ensure_future(asyncio.to_thread(_read_mapped, reader, runs, size, mapper))
+        try:
+            while True:
+                pieces, eof = await asyncio.shield(ahead)
+                if not eof:
+                    ahead = asyncio.ensure_future(
+                        asyncio.to_thread(_read_mapped, reader, runs, size, mapper)
+                    )
+                for piece in pieces:
+                    await self._commit(row, mapper, piece)
+                if not pieces:  # inside an order longer than one read: keep the lease
+                    await self._save(row, Outcome(rows=0), [])
+                if eof:
+                    return
+        finally:  # the file is closed after this: let a read in flight end first
+            await asyncio.wait([ahead])
+            if not ahead.cancelled():
+                ahead.exception()  # retrieved: an error here is the import's own
 
-    async def _commit(self, row: Any, mapper: RowMapper, piece: Piece) -> None:
+    async def _commit(self, row: Any, mapper: RowMapper, piece: Prepared | OrderTooLarge) -> None:
         if isinstance(piece, OrderTooLarge):
             await self._save(row, Outcome(piece.lines, rejections=[(piece.line, piece.reason)]), [])
             return
-        prepared = await asyncio.to_thread(_prepare, mapper, piece)
-        prints = list(dict.fromkeys(fp for _, fp, _ in prepared))
+        prints = list(dict.fromkeys(fp for _, fp, _ in piece))
         async with self.db.transaction() as session:
             new = await repo.new_fingerprints(session, row.import_id, prints)
-            outcome = await asyncio.to_thread(_select, prepared, new, mapper)
-            events = await events_repo.claim_news(session, outcome.facts)
-            await self._record(session, row, outcome, events)
+            outcome = await asyncio.to_thread(_select, piece, new, mapper)
+            events = await events_repo.claim_news(session, [t.events for t in outcome.facts])
+            rows = await asyncio.to_thread(_encode, events, outcome.facts)
+            await self._record(session, row, outcome, rows)
 
-    async def _save(self, row: Any, outcome: Outcome, events: list[Any]) -> None:
+    async def _save(self, row: Any, outcome: Outcome, events: list[OutboxRow]) -> None:
         async with self.db.transaction() as session:
             await self._record(session, row, outcome, events)
 
     async def _record(
-        self, session: AsyncSession, row: Any, outcome: Outcome, events: list[Any]
+        self, session: AsyncSession, row: Any, outcome: Outcome, events: list[OutboxRow]
     ) -> None:
-        await enqueue(session, SCHEMA, EVENTS_TOPIC, events)
+        await enqueue_rows(session, SCHEMA, events)
         await repo.add_rejections(session, row.import_id, outcome.rejections)
         held = await repo.advance(
             session,
@@ -253,17 +267,26 @@ def _spool_files(directory: Path) -> dict[str, tuple[Path, float]]:
     return found
 
 
-def _read(reader: ChunkReader, runs: OrderRuns, size: int) -> tuple[list[Piece], bool]:
-    """The next ``size`` rows, cut at order boundaries; True at the end of the file."""
+def _read_mapped(
+    reader: ChunkReader, runs: OrderRuns, size: int, mapper: RowMapper
+) -> tuple[list[Prepared | OrderTooLarge], bool]:
+    """The next ``size`` rows, cut at order boundaries and mapped; True at the end of
+    the file (CPU work, run off the event loop)."""
     fresh = reader.read(size)
     eof = len(fresh) < size
-    pieces = runs.feed(fresh)
-    return (pieces + runs.close() if eof else pieces), eof
+    pieces = runs.feed(fresh) + (runs.close() if eof else [])
+    return [p if isinstance(p, OrderTooLarge) else _prepare(mapper, p) for p in pieces], eof
 
 
 def _prepare(mapper: RowMapper, chunk: Sequence[Row]) -> Prepared:
-    """Fingerprint and map each row (CPU work, run off the event loop)."""
-    return [(line, row_fingerprint(row), mapper.map_row(row)) for line, row in chunk]
+    """Fingerprint and map each row."""
+    return [(line, row_fingerprint(row), mapper.read_row(row)) for line, row in chunk]
+
+
+def _encode(events: Sequence[Any], facts: Sequence[Told]) -> list[OutboxRow]:
+    """The outbox rows of ``events`` (encoded once: orders were on the way)."""
+    known = payloads(facts)
+    return [outbox_row(EVENTS_TOPIC, e, known.get(id(e))) for e in events]
 
 
 def _select(prepared: Prepared, new: set[str], mapper: RowMapper) -> Outcome:
@@ -291,4 +314,4 @@ def _told(outcome: Outcome, mapper: RowMapper, result: Any) -> None:
     if isinstance(result, OrderTooLarge):
         outcome.rejections.append((result.line, result.reason))
     elif result is not None:
-        outcome.facts.append(mapper.facts(result))
+        outcome.facts.append(told(result, mapper.context.received_at))

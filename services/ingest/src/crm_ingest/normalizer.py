@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_common.db import Database
 from crm_common.events import Event
 from crm_common.kafka import ConsumerRunner, Message, Producer
-from crm_common.outbox import enqueue
+from crm_common.outbox import enqueue_rows, outbox_row
 from crm_common.settings import KafkaSettings
 from crm_ingest import metrics
 from crm_ingest.config import EVENTS_TOPIC, NORMALIZER_GROUP, RAW_TOPIC, SCHEMA
 from crm_ingest.domain import NormalizationError, RawWebhook, TenantContext, normalize_shopify
-from crm_ingest.domain.facts import tellings
+from crm_ingest.domain.facts import payloads, told
 from crm_ingest.raw_record import parse_raw_record, to_webhook
 from crm_ingest.repository import events as events_repo
 
@@ -69,12 +69,14 @@ async def handle(session: AsyncSession, messages: Sequence[Message]) -> None:
     """Enqueue every new raw record's events in the batch's transaction, each fact
     once: a fact another delivery already told (the same order posted under another
     webhook id) is claimed in ``accepted_events`` and not published again."""
-    told: list[Any] = [tellings(e, e.received_at) for m in messages for e in m.payload.events]
-    events = await events_repo.claim_news(session, told)
-    await enqueue(session, SCHEMA, EVENTS_TOPIC, events)
+    facts = [told(e, e.received_at) for m in messages for e in m.payload.events]
+    events = await events_repo.claim_news(session, [f.events for f in facts])
+    known = payloads(facts)
+    rows = [outbox_row(EVENTS_TOPIC, e, known.get(id(e))) for e in events]
+    await enqueue_rows(session, SCHEMA, rows)
     for event in events:
         metrics.NORMALIZED.labels(event.type).inc()
-    metrics.DUPLICATE_FACTS.labels("webhook").inc(len(told) - len(events))
+    metrics.DUPLICATE_FACTS.labels("webhook").inc(len(facts) - len(events))
 
 
 def build_normalizer(

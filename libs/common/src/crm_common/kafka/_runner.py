@@ -34,11 +34,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,6 +92,15 @@ def _is_transient(exc: BaseException) -> bool:
     if getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES:
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+@cache
+def _claim_statement(schema: str) -> Any:
+    # unnest: one parameter for any batch size (a multi-row VALUES is compiled per size).
+    return text(
+        f"INSERT INTO {schema}.processed_events (consumer, event_id) "
+        "SELECT :consumer, unnest(CAST(:ids AS text[])) ON CONFLICT DO NOTHING RETURNING event_id"
+    )
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -343,13 +353,9 @@ class ConsumerRunner:
         first: dict[str, Message] = {}
         for message in messages:
             first.setdefault(message.event_id, message)
-        stmt = (
-            pg_insert(self._processed)
-            .values([{"consumer": self.group_id, "event_id": eid} for eid in first])
-            .on_conflict_do_nothing()
-            .returning(self._processed.c.event_id)
-        )
-        new_ids = set((await session.execute(stmt)).scalars())
+        stmt = _claim_statement(str(self._processed.schema))
+        params = {"consumer": self.group_id, "ids": list(first)}
+        new_ids = set((await session.execute(stmt, params)).scalars())
         telemetry.DUPLICATES.labels(self.group_id).inc(len(messages) - len(new_ids))
         return [m for eid, m in first.items() if eid in new_ids]
 

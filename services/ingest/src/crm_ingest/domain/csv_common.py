@@ -13,7 +13,7 @@ from crm_common.events import EnvelopeBase, Identity
 from crm_ingest.domain import csv_values as cv
 from crm_ingest.domain.context import TenantContext
 from crm_ingest.domain.csv_columns import Columns
-from crm_ingest.domain.facts import with_fact_id
+from crm_ingest.domain.facts import fact_id_of
 
 E = TypeVar("E", bound=EnvelopeBase)
 
@@ -72,13 +72,17 @@ def build_event(
     """An event of ``cls`` as of this import, with the id of the fact it tells
     (:func:`~crm_ingest.domain.facts.fact_id`; ``stated_at``: the time the row states,
     None when it states none, never the upload's)."""
+    tenant_id = ctx.tenant.tenant_id
+    event_type = cls.model_fields["type"].default
     payload: dict[str, Any] = {
-        "event_id": "-",
-        "tenant_id": ctx.tenant.tenant_id,
+        "event_id": fact_id_of(
+            event_type, tenant_id, ctx.source, identity, data, stated_at=stated_at, happening=None
+        ),
+        "tenant_id": tenant_id,
         "source": ctx.source,
         "occurred_at": occurred_at,
         "received_at": ctx.received_at,
         "identity": identity,
         "data": data,
     }
-    return with_fact_id(cls.model_validate(payload), stated_at=stated_at)
+    return cls.model_validate(payload)

@@ -14,10 +14,20 @@ a 100 % coupon costs nothing, it is still an order).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import NoReturn
 
-from crm_common.events import Money, OrderData, OrderKind, OrderLine, OrderPlaced
+from pydantic import ValidationError
+
+from crm_common.events import (
+    Money,
+    OrderData,
+    OrderKind,
+    OrderLine,
+    OrderPlaced,
+    format_validation_error,
+)
 from crm_ingest.domain import csv_values as cv
 from crm_ingest.domain.csv_common import Cells, RowContext, build_event, contact_identity
 from crm_ingest.domain.errors import NormalizationError, field_error
@@ -40,8 +50,67 @@ _KINDS = {
 }
 
 
-def order_row(cells: Cells, ctx: RowContext) -> OrderPlaced:
-    """One row: the order's cells plus at most one line item."""
+ORDER_FIELDS = (
+    "customer_id",
+    "email",
+    "phone",
+    "order_id",
+    "placed_at",
+    "updated_at",
+    "currency",
+    "subtotal",
+    "total_discounts",
+    "total_tax",
+    "shipping",
+    "total",
+    "financial_status",
+    "fulfillment_status",
+    "kind",
+    "subscription",
+)
+"""The cells :func:`order_head` reads: every row of an order repeats them, so a row
+whose cells equal the previous row's has the same head (:class:`~.csvrows.RowMapper`
+maps them once per order)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderHead:
+    """What an order's cells (all but its line) say: the order without lines, or why
+    the canonical model refuses them (reported after any problem of the line's own
+    cells, as when the order and its line were validated together)."""
+
+    currency: str
+    placed: OrderPlaced | None
+    refused: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """One row of an orders file: its order (without lines) and its line items."""
+
+    order: OrderPlaced
+    lines: list[OrderLine]
+
+    def event(self) -> OrderPlaced:
+        """The row as a one-line ``order.placed``."""
+        if not self.lines:
+            return self.order
+        data = self.order.data.model_copy(update={"lines": self.lines})
+        return self.order.model_copy(update={"data": data})
+
+
+def order_row(cells: Cells, ctx: RowContext, head: OrderHead | None = None) -> OrderRow:
+    """One row: the order's cells plus at most one line item. ``head``: the row's
+    :func:`order_head`, when already known."""
+    head = head if head is not None else order_head(cells, ctx)
+    lines = _lines(cells, head.currency)
+    if head.placed is None:
+        raise NormalizationError(head.refused or "refused")
+    return OrderRow(head.placed, lines)
+
+
+def order_head(cells: Cells, ctx: RowContext) -> OrderHead:
+    """The order's cells; raises NormalizationError for a cell that cannot be read."""
     identity = contact_identity(cells, ctx)
     if identity.is_empty():
         wanted = " / ".join(cells.col(f) for f in ("customer_id", "email", "phone"))
@@ -49,30 +118,36 @@ def order_row(cells: Cells, ctx: RowContext) -> OrderPlaced:
     order_id = _required(cells, "order_id")
     placed_at = cv.timestamp(cells.col("placed_at"), cells.raw("placed_at"), ctx.tenant.zone)
     currency = _currency(cells, ctx)
-    data = OrderData(
-        order_id=order_id,
-        order_number=order_id,
-        kind=_kind(cells),
-        placed_at=placed_at if placed_at is not None else _missing(cells, "placed_at"),
-        updated_at=cv.timestamp(cells.col("updated_at"), cells.raw("updated_at"), ctx.tenant.zone),
-        currency=currency,
-        subtotal=_amount(cells, "subtotal", currency),
-        total_discounts=_amount(cells, "total_discounts", currency),
-        total_tax=_amount(cells, "total_tax", currency),
-        shipping=_amount(cells, "shipping", currency),
-        total=_required_amount(cells, "total", currency),
-        financial_status=cells.text("financial_status"),
-        fulfillment_status=cells.text("fulfillment_status"),
-        lines=_lines(cells, currency),
-    )
-    return build_event(
-        OrderPlaced,
-        ctx,
-        occurred_at=data.placed_at,
-        stated_at=data.updated_at,
-        identity=identity,
-        data=data,
-    )
+    values = {
+        "order_id": order_id,
+        "order_number": order_id,
+        "kind": _kind(cells),
+        "placed_at": placed_at if placed_at is not None else _missing(cells, "placed_at"),
+        "updated_at": cv.timestamp(
+            cells.col("updated_at"), cells.raw("updated_at"), ctx.tenant.zone
+        ),
+        "currency": currency,
+        "subtotal": _amount(cells, "subtotal", currency),
+        "total_discounts": _amount(cells, "total_discounts", currency),
+        "total_tax": _amount(cells, "total_tax", currency),
+        "shipping": _amount(cells, "shipping", currency),
+        "total": _required_amount(cells, "total", currency),
+        "financial_status": cells.text("financial_status"),
+        "fulfillment_status": cells.text("fulfillment_status"),
+    }
+    try:
+        data = OrderData(**values)
+        placed = build_event(
+            OrderPlaced,
+            ctx,
+            occurred_at=data.placed_at,
+            stated_at=data.updated_at,
+            identity=identity,
+            data=data,
+        )
+    except ValidationError as exc:  # a cleaned value the canonical model still refuses
+        return OrderHead(currency, None, format_validation_error(exc))
+    return OrderHead(currency, placed)
 
 
 def _lines(cells: Cells, currency: str) -> list[OrderLine]:

@@ -173,7 +173,10 @@ def timestamp(column: str, value: str | None, zone: tzinfo) -> datetime | None:
         )
     except ValueError:
         _fail(column, f"not a date/time: {cleaned!r}")
-    return moment.replace(tzinfo=_offset(offset) if offset else zone).astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=_offset(offset) if offset else zone).astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC (year 0 in UTC), year 9999 west of it
+        _fail(column, f"not a date/time of years 2 to 9998: {cleaned!r}")
 
 
 def amount(column: str, value: str | None, currency: str) -> Decimal | None:
@@ -181,6 +184,23 @@ def amount(column: str, value: str | None, currency: str) -> Decimal | None:
     cleaned = text(value)
     if cleaned is None:
         return None
+    known = _AMOUNTS.get((cleaned, currency))
+    if known is not None:
+        return known
+    parsed = _amount(column, cleaned, currency)
+    if len(_AMOUNTS) >= _AMOUNTS_KEPT:
+        _AMOUNTS.clear()
+    _AMOUNTS[(cleaned, currency)] = parsed
+    return parsed
+
+
+# Amounts a file repeats (prices, shipping, totals), parsed once. Only good ones are
+# kept: a bad cell raises with its own column every time.
+_AMOUNTS: dict[tuple[str, str], Decimal] = {}
+_AMOUNTS_KEPT = 4096
+
+
+def _amount(column: str, cleaned: str, currency: str) -> Decimal:
     try:
         number = Decimal(_MONEY_NOISE.sub("", cleaned))
     except InvalidOperation:
@@ -205,6 +225,8 @@ def _dashed(value: str | None) -> str | None:
     cleaned = text(value)
     if cleaned is None:
         return None
+    if "年" not in cleaned and "時" not in cleaned:  # already one space between parts
+        return cleaned.replace("/", "-")
     cleaned = _JA_DATE.sub(r"\1-\2-\3 ", cleaned)
     cleaned = _JA_TIME.sub(lambda m: f"{m[1]}:{m[2]}:{m[3] or '00'}", cleaned)
     return re.sub(r"\s+", " ", cleaned.replace("/", "-")).strip()

@@ -30,7 +30,6 @@ first (:meth:`RowMapper.facts`: an order's placement, then its current state);
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +49,7 @@ from crm_ingest.domain.context import TenantContext
 from crm_ingest.domain.csv_columns import Columns, RowKind, resolve_columns
 from crm_ingest.domain.csv_common import Cells, RowContext
 from crm_ingest.domain.csv_customers import customer_row
-from crm_ingest.domain.csv_orders import order_row
+from crm_ingest.domain.csv_orders import ORDER_FIELDS, OrderHead, OrderRow, order_head, order_row
 from crm_ingest.domain.errors import NormalizationError
 from crm_ingest.domain.facts import tellings
 from crm_ingest.domain.limits import MAX_ORDER_LINES
@@ -103,19 +102,44 @@ class RowMapper:
     ) -> None:
         self.columns: Columns = resolve_columns(RowKind(kind), header)
         self.context = RowContext(tenant, source, received_at, default_region)
+        fields = self.columns.fields
+        self._head_columns = tuple(fields[f] for f in ORDER_FIELDS if f in fields)
+        self._head_key: tuple[Any, ...] | None = None
+        self._head: OrderHead | RowError | None = None
 
     def map_row(self, row: Mapping[str | None, Any]) -> Any:
         """One row to ``customer.upserted`` or a one-line ``order.placed`` (group these
         with :class:`OrderGrouper`), or a :class:`RowError`."""
+        result = self.read_row(row)
+        return result.event() if isinstance(result, OrderRow) else result
+
+    def read_row(self, row: Mapping[str | None, Any]) -> Any:
+        """Like :meth:`map_row`, an order row as an :class:`OrderRow` (its order and
+        lines apart: :class:`OrderGrouper` joins them without a one-line event)."""
         cells = Cells(self.columns, _cells(row))
         try:
             if self.columns.kind is RowKind.CUSTOMERS:
                 return customer_row(cells, self.context)
-            return order_row(cells, self.context)
+            head = self._order_head(cells)
+            if isinstance(head, RowError):
+                return head
+            return order_row(cells, self.context, head)
         except NormalizationError as exc:
             return RowError(exc.path, exc.problem)
         except ValidationError as exc:  # a cleaned value the canonical model still refuses
             return RowError(None, format_validation_error(exc))
+
+    def _order_head(self, cells: Cells) -> OrderHead | RowError:
+        """The row's order cells, read once per run of rows that repeat them (every
+        row of an order does): the same cells give the same head, or the same error."""
+        key = tuple(cells.row.get(column) for column in self._head_columns)
+        if key != self._head_key or self._head is None:
+            try:
+                self._head = order_head(cells, self.context)
+            except NormalizationError as exc:
+                self._head = RowError(exc.path, exc.problem)
+            self._head_key = key
+        return self._head
 
     def facts(
         self, event: CustomerUpserted | OrderPlaced
@@ -147,16 +171,21 @@ class OrderGrouper:
         self._lines: list[OrderLine] = []
         self._count = 0
 
-    def add(self, event: OrderPlaced, line: int = 0) -> OrderPlaced | OrderTooLarge | None:
-        """Take the next row's event (``line``: where the row starts); returns the
-        previous order once it is complete."""
+    def add(
+        self, event: OrderPlaced | OrderRow, line: int = 0
+    ) -> OrderPlaced | OrderTooLarge | None:
+        """Take the next row's event, or :class:`OrderRow` (``line``: where the row
+        starts); returns the previous order once it is complete."""
+        order, lines = (
+            (event.order, event.lines) if isinstance(event, OrderRow) else (event, event.data.lines)
+        )
         current = self._first
-        if current is not None and current.data.order_id == event.data.order_id:
-            self._join(event.data.lines)
+        if current is not None and current.data.order_id == order.data.order_id:
+            self._join(lines)
             return None
         done = self.flush()
-        self._first, self._line = event, line
-        self._join(event.data.lines)
+        self._first, self._line = order, line
+        self._join(lines)
         return done
 
     def flush(self) -> OrderPlaced | OrderTooLarge | None:
@@ -180,6 +209,13 @@ class OrderGrouper:
 
 def row_fingerprint(row: Mapping[str | None, Any]) -> str:
     """Identifies a row's content (cleaned, so full-width and half-width copies of the
-    same row match) for dropping exact duplicates."""
-    cells = sorted((key, clean_text(value) or "") for key, value in _cells(row).items())
-    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
+    same row match) for dropping exact duplicates within one import. Every row of a
+    file has the file's columns in the same order; the cells are joined by a
+    character cleaning never leaves in a cell (white space), so no two different
+    rows join alike. Surplus cells (past the header) are not part of it."""
+    cells = "\x1f".join(
+        (clean_text(value) or "") if isinstance(value, str) else ""
+        for key, value in row.items()
+        if key
+    )
+    return hashlib.blake2b(cells.encode(), digest_size=16).hexdigest()

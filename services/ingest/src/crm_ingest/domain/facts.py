@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
+from pydantic import BaseModel
 
-from crm_common.events import EnvelopeBase, OrderPlaced, OrderUpdated, stable_event_id
+from crm_common.events import EnvelopeBase, Identity, OrderPlaced, OrderUpdated, stable_event_id
 
 E = TypeVar("E", bound=EnvelopeBase)
 
@@ -76,15 +78,39 @@ def fact_id(event: EnvelopeBase, *, stated_at: datetime | None, happening: str |
     ``stated_at``: when the source says the state was so (None if it says nothing);
     ``happening``: the source's id of the happening, required for :data:`HAPPENINGS`.
     """
-    event_type = event.type  # type: ignore[attr-defined]
+    return fact_id_of(
+        event.type,  # type: ignore[attr-defined]
+        event.tenant_id,
+        event.source,
+        event.identity,
+        event.data,  # type: ignore[attr-defined]
+        stated_at=stated_at,
+        happening=happening,
+    )
+
+
+def fact_id_of(
+    event_type: str,
+    tenant_id: str,
+    source: str,
+    identity: Identity,
+    data: BaseModel,
+    *,
+    stated_at: datetime | None,
+    happening: str | None,
+    data_json: Any = None,
+) -> str:
+    """:func:`fact_id` of an event made of these parts (before it is built, so it is
+    built once, with its id). ``data_json``: ``data`` dumped in JSON mode, if known."""
     subject = ONCE.get(event_type)
     if subject is not None:
-        return _id(event, "once", subject(event.data))  # type: ignore[attr-defined]
+        return stable_event_id(tenant_id, source, event_type, "once", subject(data))
     if event_type in HAPPENINGS:
         if happening is None:
             raise ValueError(f"{event_type} needs the id of the happening")
-        return _id(event, "happening", happening)
-    return _id(event, "state", state_digest(event, stated_at))
+        return stable_event_id(tenant_id, source, event_type, "happening", happening)
+    digest = _digest(identity, data, stated_at, data_json)
+    return stable_event_id(tenant_id, source, event_type, "state", digest)
 
 
 def with_fact_id(event: E, *, stated_at: datetime | None, happening: str | None = None) -> E:
@@ -95,36 +121,78 @@ def with_fact_id(event: E, *, stated_at: datetime | None, happening: str | None 
 
 def state_digest(event: EnvelopeBase, stated_at: datetime | None) -> str:
     """Identifies what ``event`` states (identity and data, keys sorted) and when."""
+    return _digest(event.identity, event.data, stated_at, None)  # type: ignore[attr-defined]
+
+
+def _digest(identity: Identity, data: BaseModel, stated_at: datetime | None, data_json: Any) -> str:
     stated = {
-        "identity": event.identity.model_dump(mode="json", exclude_defaults=True),
-        "data": event.data.model_dump(mode="json"),  # type: ignore[attr-defined]
+        "identity": identity.model_dump(mode="json", exclude_defaults=True),
+        "data": data.model_dump(mode="json") if data_json is None else data_json,
         "at": stated_at.isoformat() if stated_at is not None else None,
     }
     return hashlib.sha256(orjson.dumps(stated, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def order_state(placed: OrderPlaced, observed_at: datetime) -> OrderUpdated:
+def order_state(placed: OrderPlaced, observed_at: datetime, data_json: Any = None) -> OrderUpdated:
     """A placement told again as the order's state: stamped with the order's
     ``updated_at``, else with ``observed_at`` (when this telling arrived), so that
-    the later telling wins in the profile's last-writer-wins fold."""
+    the later telling wins in the profile's last-writer-wins fold. ``data_json``:
+    the order's data dumped in JSON mode, if known."""
     data = placed.data
-    state = OrderUpdated(
-        event_id=placed.event_id,
+    occurred_at = data.updated_at if data.updated_at is not None else observed_at
+    event_id = fact_id_of(
+        "order.updated",
+        placed.tenant_id,
+        placed.source,
+        placed.identity,
+        data,
+        stated_at=data.updated_at,
+        happening=None,
+        data_json=data_json,
+    )
+    # Every part comes from the validated placement (and observed_at from our own
+    # clock or database): built without validating it all again.
+    return OrderUpdated.model_construct(
+        event_id=event_id,
+        schema_version=placed.schema_version,
         tenant_id=placed.tenant_id,
         source=placed.source,
-        occurred_at=data.updated_at if data.updated_at is not None else observed_at,
+        occurred_at=occurred_at.astimezone(UTC),
         received_at=placed.received_at,
         identity=placed.identity,
         data=data,
     )
-    return with_fact_id(state, stated_at=data.updated_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """The events that can tell one fact, most specific first, and the first of
+    them encoded (:func:`~crm_common.events.encode_event`) when that was made on
+    the way, so it is not made again for the outbox."""
+
+    events: tuple[Any, ...]
+    payload: bytes | None = None
+
+
+def told(event: Any, observed_at: datetime) -> Told:
+    """:func:`tellings` of ``event``, with ``event`` encoded when it is an order
+    (its data, dumped once, names the order's state too)."""
+    if isinstance(event, OrderPlaced):
+        doc = event.model_dump(mode="json", by_alias=True)
+        state = order_state(event, observed_at, data_json=doc["data"])
+        return Told((event, state), orjson.dumps(doc))
+    return Told((event,))
 
 
 def tellings(event: Any, observed_at: datetime) -> tuple[Any, ...]:
     """The events that can tell ``event``'s fact, most specific first."""
-    if isinstance(event, OrderPlaced):
-        return event, order_state(event, observed_at)
-    return (event,)
+    return told(event, observed_at).events
+
+
+def payloads(facts: Iterable[Told]) -> dict[int, bytes]:
+    """``id(event) -> encoded event`` of the tellings already encoded (for
+    :func:`crm_common.outbox.outbox_row`, while ``facts`` is alive)."""
+    return {id(t.events[0]): t.payload for t in facts if t.payload is not None}
 
 
 def first_news(groups: Iterable[Sequence[E]], fresh: set[str]) -> list[E]:
@@ -139,7 +207,3 @@ def first_news(groups: Iterable[Sequence[E]], fresh: set[str]) -> list[E]:
         if found is not None:
             chosen.append(found)
     return chosen
-
-
-def _id(event: EnvelopeBase, *parts: str) -> str:
-    return stable_event_id(event.tenant_id, event.source, event.type, *parts)  # type: ignore[attr-defined]

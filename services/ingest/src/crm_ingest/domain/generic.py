@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from crm_common.events import EVENT_TYPES, Event, stable_event_id
+from crm_common.events import EVENT_TYPES, Event
 from crm_common.normalize import normalize_email, normalize_phone
 from crm_ingest.domain.errors import BatchTooLarge, FieldError, InvalidEvent
 from crm_ingest.domain.facts import with_fact_id
@@ -93,7 +93,7 @@ def parse_generic_event(
     identity, identity_errors = _clean_identity(item.get("identity"), default_region)
     data, data_errors = _clean_data(event_type, item.get("data"), default_region)
     payload = {
-        "event_id": stable_event_id(tenant_id, source, str(item["event_id"])),
+        "event_id": "-",  # the fact's id, set below
         "tenant_id": tenant_id,
         "source": source,
         "received_at": received_at,

@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_common.outbox import enqueue, oversized
+from crm_common.outbox import OutboxRow, enqueue_rows, outbox_row, oversized
 from crm_common.tenancy import Caller
 from crm_ingest import metrics
 from crm_ingest.config import EVENTS_TOPIC, SCHEMA
 from crm_ingest.domain import InvalidEvent, parse_batch, parse_generic_event
-from crm_ingest.domain.facts import tellings
+from crm_ingest.domain.facts import Told, told
 from crm_ingest.repository import events as repo
 
 
@@ -40,11 +40,12 @@ async def accept_one(
     except ValueError:
         metrics.REJECTED.labels("api", "invalid_event").inc()
         raise
-    problem = _too_large(event)
+    fact, row = _told(event)
+    problem = _too_large(row)
     if problem is not None:
         metrics.REJECTED.labels("api", "too_large").inc()
         raise InvalidEvent([("(root)", problem)])
-    (result,) = await _store(session, [event])
+    (result,) = await _store(session, [fact], [row])
     return result
 
 
@@ -60,17 +61,20 @@ async def accept_batch(
     parsed, rejected = parse_batch(
         items, tenant_id=caller.tenant_id, source=source, received_at=received_at
     )
-    accepted = []
+    accepted, facts, rows = [], [], []
     for index, event in parsed:
-        problem = _too_large(event)
+        fact, row = _told(event)
+        problem = _too_large(row)
         if problem is None:
-            accepted.append((index, event))
+            accepted.append(index)
+            facts.append(fact)
+            rows.append(row)
         else:
             rejected.append((index, "(root)", problem))
-    stored = await _store(session, [event for _, event in accepted])
+    stored = await _store(session, facts, rows)
     results: dict[int, dict[str, Any]] = {
         index: {"index": index, "status": outcome.status, "event_id": outcome.event_id}
-        for (index, _), outcome in zip(accepted, stored, strict=True)
+        for index, outcome in zip(accepted, stored, strict=True)
     }
     for index, path, message in rejected:
         entry = results.setdefault(index, {"index": index, "status": "rejected", "errors": []})
@@ -85,29 +89,42 @@ async def accept_batch(
     }
 
 
-async def _store(session: AsyncSession, events: Sequence[Any]) -> list[Accepted]:
+def _told(event: Any) -> tuple[Told, OutboxRow]:
+    """The fact's tellings and the event's outbox row (encoded once, for the size
+    check and for the outbox)."""
+    fact = told(event, event.received_at)
+    return fact, outbox_row(EVENTS_TOPIC, event, fact.payload)
+
+
+async def _store(
+    session: AsyncSession, facts: Sequence[Told], rows: Sequence[OutboxRow]
+) -> list[Accepted]:
     """Publish each event's fact unless told before; per event, the id published
     (an ``order.placed`` whose order changed since is published as ``order.updated``)
-    or, for a fact told before, ``duplicate`` with the fact's id."""
-    groups = [tellings(e, e.received_at) for e in events]
-    news = await repo.claim_news(session, groups)
-    await enqueue(session, SCHEMA, EVENTS_TOPIC, news)
+    or, for a fact told before, ``duplicate`` with the fact's id. ``rows``: each
+    fact's first telling, encoded."""
+    news = await repo.claim_news(session, [f.events for f in facts])
+    encoded = {id(f.events[0]): row for f, row in zip(facts, rows, strict=True)}
+    await enqueue_rows(
+        session, SCHEMA, [encoded.get(id(e)) or outbox_row(EVENTS_TOPIC, e) for e in news]
+    )
     published = {id(e) for e in news}
     results = []
-    for group in groups:
+    for fact in facts:
+        group = fact.events
         new = next((e for e in group if id(e) in published), None)
         if new is not None:
             metrics.ACCEPTED.labels("api", new.type).inc()
         results.append(
             Accepted(new.event_id, "accepted") if new else Accepted(group[0].event_id, "duplicate")
         )
-    metrics.DUPLICATE_FACTS.labels("api").inc(len(groups) - len(news))
+    metrics.DUPLICATE_FACTS.labels("api").inc(len(facts) - len(news))
     return results
 
 
-def _too_large(event: Any) -> str | None:
-    """Why ``event`` can never be published (the outbox's own size check), or None."""
-    refused = oversized(EVENTS_TOPIC, event)
+def _too_large(row: OutboxRow) -> str | None:
+    """Why ``row`` can never be published (the outbox's own size check), or None."""
+    refused = oversized(EVENTS_TOPIC, row)
     if refused is None:
         return None
     return (

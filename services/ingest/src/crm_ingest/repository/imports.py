@@ -78,20 +78,22 @@ async def statuses(session: AsyncSession, import_ids: Sequence[str]) -> dict[str
     return {row.import_id: row.status for row in await session.execute(stmt)}
 
 
+_NEW_FINGERPRINTS = text(
+    f"INSERT INTO {import_fingerprints.fullname} (import_id, fingerprint) "
+    "SELECT :import_id, unnest(CAST(:prints AS text[])) "
+    "ON CONFLICT DO NOTHING RETURNING fingerprint"
+)
+
+
 async def new_fingerprints(
     session: AsyncSession, import_id: str, prints: Sequence[str]
 ) -> set[str]:
-    """Record row fingerprints; return the ones this import had not seen."""
+    """Record row fingerprints; return the ones this import had not seen (one
+    statement per piece, whatever its size)."""
     if not prints:
         return set()
-    f = import_fingerprints
-    stmt = (
-        pg_insert(f)
-        .values([{"import_id": import_id, "fingerprint": p} for p in prints])
-        .on_conflict_do_nothing()
-        .returning(f.c.fingerprint)
-    )
-    return set((await session.execute(stmt)).scalars())
+    params = {"import_id": import_id, "prints": list(prints)}
+    return set((await session.execute(_NEW_FINGERPRINTS, params)).scalars())
 
 
 async def add_rejections(
