@@ -1,6 +1,6 @@
 """The segment service's FastAPI app: REST, the crm.profiles.v1 and crm.tenants.v1
 consumers, the erasure consumer of crm.events.v1, the outbox relay to
-crm.segments.v1 and the sweeper."""
+crm.segments.v1, the sweeper and the fill jobs."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from crm_common.erasure import TENANT_REDACT, decode_only
 from crm_common.kafka import ConsumerRunner, Message
 from crm_common.outbox import OutboxRelay
 from crm_common.service import Runtime, create_service_app
-from crm_segment.api import history, members, profiles, segments, templates
+from crm_segment.api import history, jobs, members, profiles, segments, templates
 from crm_segment.config import PROFILES_GROUP, SCHEMA, TENANTS_GROUP, Settings
 from crm_segment.context import SegmentContext
+from crm_segment.handlers import jobs as fill_jobs
 from crm_segment.handlers import sweep
 from crm_segment.handlers.consume import handle_profiles
 from crm_segment.handlers.erasure import ERASURE_GROUP, handle_tenant_erasures
@@ -66,6 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.consumers.extend(build_consumers(ctx, runtime))
         runtime.relays.append(OutboxRelay(runtime.db, runtime.producer, SCHEMA))
         runtime.background.append(asyncio.create_task(sweep.run_forever(ctx), name="sweeper"))
+        runtime.background.append(
+            asyncio.create_task(fill_jobs.run_forever(ctx), name="segment-jobs")
+        )
         yield
 
     return create_service_app(
@@ -79,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             profiles.router,
             templates.router,
             history.router,
+            jobs.router,
         ],
         setup=setup,
     )

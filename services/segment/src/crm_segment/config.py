@@ -24,10 +24,12 @@ class SegmentService(ServiceSettings):
     internal_key: SecretStr = internal_key_field("segment")
     # Time-dependent memberships change within one sweep of becoming true.
     sweep_seconds: float = Field(default=60.0, gt=0)
-    sweep_batch: int = Field(default=500, ge=1)
+    # Due profiles evaluated per sweep transaction.
+    sweep_batch: int = Field(default=5000, ge=1)
     consumer_batch: int = Field(default=500, ge=1)
-    # Outbox rows written per statement when a fill enters or exits many profiles.
-    fill_event_batch: int = Field(default=5000, ge=1)
+    # Profiles per chunk of a fill job (one transaction each; handlers/jobs.py).
+    fill_chunk_profiles: int = Field(default=50_000, ge=1)
+
     # What one definition may cost (domain/limits.py). The upper bounds keep the
     # SQL of the largest allowed definition far below asyncpg's 32,767 binds.
     max_definition_leaves: int = Field(default=100, ge=1, le=1000)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     PrimaryKeyConstraint,
@@ -33,12 +34,14 @@ __all__ = [
     "catalog_versions",
     "erased_profiles",
     "events",
+    "fill_claims",
     "memberships",
     "merged_profiles",
     "metadata",
     "outbox",
     "processed_events",
     "profiles",
+    "segment_jobs",
     "segment_size_history",
     "segments",
     "tenants",
@@ -119,6 +122,48 @@ erased_profiles = Table(
     Column("profile_id", Text, nullable=False),
     _stamp("erased_through"),
     PrimaryKeyConstraint("tenant_id", "profile_id"),
+)
+
+# Fills and refills as background jobs (handlers/jobs.py): one row per job, its
+# progress and outcome. Created by segment_0005.
+segment_jobs = Table(
+    "segment_jobs",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("segment_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # fill | snapshot
+    Column("reason", Text, nullable=False),  # the events' reason: created, edited, ...
+    Column("definition_version", Integer, nullable=False),
+    Column("state", Text, nullable=False),  # queued | running | done | failed | cancelled
+    # The statement timeout of its chunks: SEGMENT_FILL_TIMEOUT_SECONDS of the replica
+    # that accepted the request.
+    Column("timeout_seconds", Float, nullable=False),
+    Column("cursor", Text, nullable=True),  # the last profile id filled, in "C" order
+    Column("total", BigInteger, nullable=False, server_default=text("0")),
+    Column("done", BigInteger, nullable=False, server_default=text("0")),
+    Column("entered", BigInteger, nullable=False, server_default=text("0")),
+    Column("exited", BigInteger, nullable=False, server_default=text("0")),
+    Column("error", JSONB, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    _stamp("lease_until", nullable=True),
+    _stamp("created_at"),
+    _stamp("started_at", nullable=True),
+    _stamp("finished_at", nullable=True),
+    Index(None, "state", "created_at"),
+    Index(None, "tenant_id", "segment_id", "created_at"),
+)
+
+# Who decides a profile's membership of a segment being filled (repository/claims.py).
+# UNLOGGED: a claim matters only while its transaction runs. Created by segment_0005.
+fill_claims = Table(
+    "fill_claims",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("segment_id", Text, nullable=False),
+    Column("profile_id", Text, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "segment_id", "profile_id"),
+    prefixes=["UNLOGGED"],
 )
 
 NEW_TABLES = (

@@ -93,6 +93,7 @@ def segment_service(infra: Any, clock_file: str) -> Iterator[Any]:
     env = {
         "CRM_CLOCK_FILE": clock_file,
         "SEGMENT_SWEEP_SECONDS": "1",
+        "SEGMENT_FILL_CHUNK_PROFILES": "5000",
         "LOG_LEVEL": "WARNING",
     }
     with load_services().run_service("segment", infra, env) as svc:

@@ -158,6 +158,24 @@ class Shop:
             (topic, profile_key(e), encode_event(e), None) for e in events
         )
 
+    async def finished(self, response: httpx.Response, status: int = 202) -> Any:
+        """The segment of an answer that queued a fill job, once the job is done, as
+        ``GET /v1/segments/{id}`` shows it then (its ``job`` included)."""
+        assert response.status_code == status, response.text[:300]
+        body = response.json()
+        job = await self.job_done(body["job"]["id"])
+        assert job["state"] == "done", job
+        return (await self.http.get(f"/v1/segments/{body['id']}")).json()
+
+    async def job_done(self, job_id: str, timeout: float = 120.0) -> Any:
+        """The job once it has ended (done, failed or cancelled)."""
+
+        async def ended() -> Any:
+            job = (await self.http.get(f"/v1/segment-jobs/{job_id}")).json()
+            return job if job["state"] not in ("queued", "running") else None
+
+        return await until(ended, timeout=timeout, what=f"job {job_id} ended")
+
     async def segment_ids(self, profile_id: str) -> list[str]:
         response = await self.http.get(f"/v1/profiles/{profile_id}/segments")
         assert response.status_code == 200, response.text

@@ -115,7 +115,7 @@ async def test_a_tenant_erasure_leaves_no_row_of_the_tenant(
         "/v1/segments",
         json={"name": "vip", "definition": {"trait": "tags", "op": "contains", "value": "vip"}},
     )
-    assert created.status_code == 201, created.text
+    await shop.finished(created)
     await shop.publish(
         [
             shop.changed("p1", {"tags": ["vip"]}, now),

@@ -57,8 +57,9 @@ async def test_invalid_definitions_answer_422_with_the_path_of_the_node(shop: Sh
         {"path": "any[1].not.segment", "message": "unknown or archived segment 'seg_nope'"}
     ]
 
-    first = (await _create(shop, BIG, "first")).json()["id"]
-    second = (await _create(shop, {"all": [BIG, {"segment": first}]}, "second")).json()["id"]
+    first = (await shop.finished(await _create(shop, BIG, "first")))["id"]
+    second_body = {"all": [BIG, {"segment": first}]}
+    second = (await shop.finished(await _create(shop, second_body, "second")))["id"]
     cycle = await shop.http.patch(
         f"/v1/segments/{first}", json={"definition": {"any": [BIG, {"segment": second}]}}
     )
@@ -86,9 +87,20 @@ async def test_preview_count_equals_the_members_after_the_fill_and_csv_exports_t
     assert body["sample"][0]["traits"]["total_spent"] == "5000"
 
     created = await _create(shop, BIG, "big spenders")
-    assert created.status_code == 201
-    segment = created.json()
-    assert (segment["size"], segment["fill"]) == (30, {"entered": 30, "exited": 0})
+    assert created.status_code == 202
+    assert created.headers["location"] == f"/v1/segment-jobs/{created.json()['job']['id']}"
+    assert created.json()["job"]["state"] == "queued"
+    segment = await shop.finished(created)
+    assert segment["size"] == 30
+    job = segment["job"]
+    assert (job["state"], job["reason"], job["entered"], job["exited"]) == (
+        "done",
+        "created",
+        30,
+        0,
+    )
+    assert job["progress"] == {"done": 40, "total": 40, "percent": 100.0}
+    assert job["error"] is None
 
     members: list[str] = []
     cursor = None
@@ -117,13 +129,17 @@ async def test_preview_count_equals_the_members_after_the_fill_and_csv_exports_t
     verified = (await shop.http.get(f"/v1/segments/{segment['id']}/verify")).json()
     assert (verified["exact"], verified["missing"], verified["extra"]) == (True, [], [])
 
-    narrowed = await shop.http.patch(
-        f"/v1/segments/{segment['id']}",
-        json={"definition": {"trait": "total_spent", "op": ">=", "value": 15000}},
+    narrowed = await shop.finished(
+        await shop.http.patch(
+            f"/v1/segments/{segment['id']}",
+            json={"definition": {"trait": "total_spent", "op": ">=", "value": 15000}},
+        )
     )
-    assert narrowed.status_code == 200
-    assert narrowed.json()["fill"] == {"entered": 0, "exited": 20}
-    assert narrowed.json()["definition_version"] == 2
+    assert (narrowed["job"]["reason"], narrowed["job"]["entered"]) == ("edited", 0)
+    assert narrowed["job"]["exited"] == 20
+    assert narrowed["definition_version"] == 2
+    renamed = await shop.http.patch(f"/v1/segments/{segment['id']}", json={"name": "big"})
+    assert renamed.status_code == 200 and renamed.json()["size"] == 10
     assert await shop.segment_ids("m035") == [segment["id"]]
     assert await shop.segment_ids("m020") == []
 
@@ -133,8 +149,7 @@ async def test_templates_install_once_per_tenant_and_archive_freezes(shop: Shop)
     assert len(listed) == 30
     assert listed[1]["key"] == "dormant_customers" and listed[1]["name_ja"] == "休眠顧客"
     installed = await shop.http.post("/v1/segment-templates/loyal_customers/install")
-    assert installed.status_code == 201
-    segment = installed.json()
+    segment = await shop.finished(installed)
     assert (segment["name"], segment["template_key"]) == ("優良顧客", "loyal_customers")
     again = await shop.http.post("/v1/segment-templates/loyal_customers/install")
     assert again.status_code == 409
@@ -163,10 +178,10 @@ async def test_a_snapshot_segment_is_frozen_at_creation(
     frozen = await shop.http.post(
         "/v1/segments", json={"name": "固定", "definition": BIG, "kind": "snapshot"}
     )
-    assert frozen.status_code == 201, frozen.text
-    snapshot = frozen.json()
+    snapshot = await shop.finished(frozen)
     assert (snapshot["size"], snapshot["filled_at"] is not None) == (2, True)
-    live = (await _create(shop, BIG, "live")).json()
+    assert snapshot["job"]["kind"] == "snapshot"
+    live = await shop.finished(await _create(shop, BIG, "live"))
 
     await shop.publish([shop.changed("m000", {"total_spent": "99000"}, clock.now())])
 

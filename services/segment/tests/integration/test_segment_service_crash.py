@@ -41,16 +41,14 @@ async def _scalar(db: Database, stmt: Any) -> Any:
 
 async def _create(shop: Shop, name: str, definition: dict[str, Any]) -> str:
     response = await shop.http.post("/v1/segments", json={"name": name, "definition": definition})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    return str((await shop.finished(response))["id"])
 
 
 async def _setup_segments(shop: Shop) -> list[str]:
     ids = []
     for key in ("loyal_customers", "f2_candidates"):
         response = await shop.http.post(f"/v1/segment-templates/{key}/install")
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["id"])
+        ids.append((await shop.finished(response))["id"])
     big = await _create(shop, "big", {"trait": "total_spent", "op": ">=", "value": 10000})
     both = await _create(shop, "loyal and big", {"all": [{"segment": ids[0]}, {"segment": big}]})
     return [*ids, big, both]

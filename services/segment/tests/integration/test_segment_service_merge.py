@@ -23,8 +23,7 @@ async def _scalar(db: Database, stmt: Any) -> Any:
 
 async def _create(shop: Shop, name: str, definition: dict[str, Any]) -> str:
     response = await shop.http.post("/v1/segments", json={"name": name, "definition": definition})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    return str((await shop.finished(response))["id"])
 
 
 async def test_merge_moves_memberships_and_events_without_exits_or_new_entries(

@@ -44,10 +44,11 @@ async def test_a_dormant_customer_enters_when_day_90_passes_and_leaves_on_a_new_
         return await stored_version(db, shop.tenant_id, "p-early")
 
     await until(early_stored, what="first snapshot stored")
-    installed = await shop.http.post("/v1/segment-templates/dormant_customers/install")
-    assert installed.status_code == 201, installed.text
-    dormant = installed.json()["id"]
-    assert installed.json()["size"] == 0
+    installed = await shop.finished(
+        await shop.http.post("/v1/segment-templates/dormant_customers/install")
+    )
+    dormant = installed["id"]
+    assert installed["size"] == 0
     await shop.publish([shop.changed("p-dormant", traits, now)])
 
     async def stored() -> int | None:

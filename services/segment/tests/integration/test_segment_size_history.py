@@ -64,10 +64,11 @@ async def test_sweeper_records_carries_forward_and_backfills(
         + [shop.changed("c", {"total_spent": "100"}, now)]
     )
     await _stored(db, shop, 3)
-    created = await shop.http.post("/v1/segments", json={"name": "big", "definition": BIG})
-    assert created.status_code == 201, created.text
-    sid = created.json()["id"]
-    assert created.json()["size"] == 2
+    created = await shop.finished(
+        await shop.http.post("/v1/segments", json={"name": "big", "definition": BIG})
+    )
+    sid = created["id"]
+    assert created["size"] == 2
     day0 = clock.now().astimezone(TOKYO).date()
     await _recorded(db, shop, sid, day0, 2)
 

@@ -1,4 +1,8 @@
-"""Segments: list with sizes and 30-day trend, builder with live preview, members, CSV."""
+"""Segments: list with sizes and 30-day trend, builder with live preview, members, CSV.
+
+Creating a segment (or installing a template) queues the job filling it: the segment
+page shows the job's progress, refreshing itself (``Refresh`` header) until the job
+has ended, and its error if it failed."""
 
 from __future__ import annotations
 
@@ -153,7 +157,21 @@ async def segment(
     values = {"seg": seg, "members": members, "trend": trend, "segment_id": segment_id}
     definition = seg.data["definition"] if seg.ok else None
     values["definition_text"] = json.dumps(definition, ensure_ascii=False, indent=2)
-    return render(request, ctx, viewer, "segment.html", 404 if seg.status == 404 else 200, **values)
+    values["filling"] = filling = fill_running(seg)
+    status = 404 if seg.status == 404 else 200
+    page = render(request, ctx, viewer, "segment.html", status, **values)
+    if filling:  # until the fill job has ended: its progress, then the members
+        page.headers["Refresh"] = str(REFRESH_SECONDS)
+    return page
+
+
+REFRESH_SECONDS = 2
+
+
+def fill_running(seg: Fetched) -> bool:
+    """Whether the segment's fill job is still queued or running."""
+    job = seg.data.get("job") if seg.ok and isinstance(seg.data, dict) else None
+    return isinstance(job, dict) and job.get("state") in ("queued", "running")
 
 
 @router.post("/segments/{segment_id}/archive")

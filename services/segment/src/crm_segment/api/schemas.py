@@ -43,9 +43,60 @@ class SegmentUpdate(_Body):
     status: Status | None = None
 
 
-class FillSummary(BaseModel):
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class JobProgress(BaseModel):
+    done: int  # profiles filled so far
+    total: int  # profiles of the tenant when the job started
+    percent: float
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]]
+
+
+class JobPublic(BaseModel):
+    """A fill running in the background: a new segment's members, a refill after an
+    edit, a 固定 snapshot. ``entered``/``exited`` count the membership changes it made
+    (live evaluation of the tenant goes on meanwhile, and tells its own)."""
+
+    id: str
+    segment_id: str
+    kind: Literal["fill", "snapshot"]
+    reason: str
+    state: JobState
+    progress: JobProgress
     entered: int
     exited: int
+    error: JobError | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> JobPublic:
+        total, done = int(row.total), int(row.done)
+        finished = row.state == "done"
+        percent = (
+            100.0 if finished else round(100.0 * min(done, total) / total, 1) if total else 0.0
+        )
+        return cls(
+            id=row.job_id,
+            segment_id=row.segment_id,
+            kind=row.kind,
+            reason=row.reason,
+            state=row.state,
+            progress=JobProgress(done=done, total=max(total, done), percent=percent),
+            entered=row.entered,
+            exited=row.exited,
+            error=JobError(**row.error) if row.error else None,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+        )
 
 
 class Suspension(BaseModel):
@@ -72,7 +123,9 @@ class SegmentPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     size: int | None = None
-    fill: FillSummary | None = None
+    # The segment's latest fill job (on create, edit, install and GET): while it is
+    # queued or running, ``size`` is still growing.
+    job: JobPublic | None = None
     suspended: Suspension | None = None
 
     @classmethod

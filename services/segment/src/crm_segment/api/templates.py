@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from crm_segment.api.common import filling
 from crm_segment.api.deps import CallerDep, Ctx
 from crm_segment.api.errors import mapped_errors
-from crm_segment.api.schemas import FillSummary, SegmentPublic, TemplateList, TemplatePublic
+from crm_segment.api.schemas import JobPublic, SegmentPublic, TemplateList, TemplatePublic
 from crm_segment.domain.templates import TEMPLATES
 from crm_segment.handlers import segments as handlers
-from crm_segment.repository import segments as repo
+from crm_segment.handlers.segments import Settings
 
 router = APIRouter(prefix="/v1/segment-templates", tags=["templates"])
 
@@ -32,12 +31,16 @@ async def list_templates(caller: CallerDep) -> TemplateList:
     )
 
 
-@router.post("/{key}/install", status_code=201)
-async def install_template(key: str, ctx: Ctx, caller: CallerDep) -> SegmentPublic:
-    batch = ctx.settings.service.fill_event_batch
-    async with mapped_errors(), filling(ctx, "segment fill") as session:
-        row, filled = await handlers.install_template(
-            session, caller.tenant_id, key, ctx.clock.now(), batch, ctx.limits
+@router.post("/{key}/install", status_code=202)
+async def install_template(
+    key: str, ctx: Ctx, caller: CallerDep, response: Response
+) -> SegmentPublic:
+    """Install a template as an editable segment: 202 with the ``job`` filling it."""
+    settings = Settings(ctx.limits, ctx.settings.service.fill_timeout_seconds)
+    async with mapped_errors(), ctx.db.transaction() as session:
+        row, job = await handlers.install_template(
+            session, caller.tenant_id, key, ctx.clock.now(), settings
         )
-        size = await repo.size(session, caller.tenant_id, row.segment_id)
-    return SegmentPublic.of(row, ctx.limits, size=size, fill=FillSummary(**vars(filled)))
+    assert job is not None  # templates are dynamic segments: always filled
+    response.headers["Location"] = f"/v1/segment-jobs/{job.job_id}"
+    return SegmentPublic.of(row, ctx.limits, size=0, job=JobPublic.of(job))

@@ -1,4 +1,5 @@
-"""One profile against a tenant's live segments: who enters, who leaves, when to look again."""
+"""Profiles against a tenant's live segments, a batch at a time: who enters, who leaves,
+when to look again."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from crm_segment.domain.catalog import TenantCatalog
-from crm_segment.domain.evaluate import EventView, ProfileView, evaluate
-from crm_segment.domain.timing import outlook
+from crm_segment.domain.compiled import Batch, Mask, mask_at, mask_of, positions
+from crm_segment.domain.evaluate import EventView
 
 INELIGIBLE_FLAGS = ("deleted", "redacted")
 """Snapshot flags (JSON ``true``) that keep a profile out of every segment."""
@@ -21,50 +22,102 @@ def eligible(traits: Mapping[str, Any]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """One profile to evaluate: its data, its current segments, and which segments
+    (None: every live one; the catalog adds their dependents and orders them)."""
+
+    traits: Mapping[str, Any]
+    events: Sequence[EventView]
+    current: frozenset[str]
+    segments: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     entered: tuple[str, ...]
     exited: tuple[str, ...]
-    members: frozenset[str]
-    next_change_at: datetime | None  # earliest over the evaluated time-dependent segments
+    # The first moment a relative condition of any live segment flips for this
+    # profile (TenantCatalog.next_changes): no membership moves by time before it.
+    next_change_at: datetime | None
 
 
-def evaluate_profile(
-    catalog: TenantCatalog,
-    segment_ids: Sequence[str],
-    traits: Mapping[str, Any],
-    events: Sequence[EventView],
-    current: frozenset[str],
-    now: datetime,
-) -> Outcome:
-    """Evaluate ``segment_ids`` (in catalog order) for one profile at ``now``.
+def evaluate_batch(
+    catalog: TenantCatalog, profiles: Sequence[Pending], now: datetime
+) -> list[Outcome]:
+    """Evaluate each profile against its segments (and their dependents) at ``now``.
 
-    A segment sees the memberships decided before it in this same pass, so a
-    segment referencing another follows it at once.
+    The whole batch goes through each segment's compiled plan at once, in catalog
+    order, so a segment referencing another sees the decision made before it in
+    this same pass. ``events`` must hold every type the catalog reads.
     """
-    members = set(current)
-    entered: list[str] = []
-    exited: list[str] = []
-    moments: list[datetime] = []
-    allowed = eligible(traits)
-    view = ProfileView(traits, events, frozenset(members))
-    for segment_id in segment_ids:
-        live = catalog.segments[segment_id]
-        value, moment = False, None
-        if allowed and live.time_dependent:
-            value, moment = outlook(live.definition, view, now)
-        elif allowed:
-            value = evaluate(live.definition, view, now)
-        if moment is not None:
-            moments.append(moment)
-        if value == (segment_id in members):
+    batch = Batch([p.traits for p in profiles], [p.events for p in profiles], now)
+    wanted = _groups(catalog, [p.segments for p in profiles], batch.size)
+    return _decide(catalog, batch, [p.current for p in profiles], wanted)
+
+
+def sweep_batch(
+    catalog: TenantCatalog, profiles: Sequence[Pending], since: Sequence[datetime], now: datetime
+) -> list[Outcome]:
+    """Profiles whose next change (``since``) has come: only the segments whose own
+    relative conditions flipped in ``[since, now]``, and their dependents, can have
+    moved; they are evaluated, and each profile's next moment is found again."""
+    batch = Batch([p.traits for p in profiles], [p.events for p in profiles], now)
+    moved = [frozenset(found) for found in catalog.moved(batch, since)]
+    wanted = _groups(catalog, moved, batch.size)
+    return _decide(catalog, batch, [p.current for p in profiles], wanted)
+
+
+def _groups(
+    catalog: TenantCatalog, segments: Sequence[frozenset[str] | None], size: int
+) -> dict[str, Mask]:
+    """Segment id -> mask of the profiles to evaluate it for (profiles asking for the
+    same segments share one closure)."""
+    by_set: dict[frozenset[str] | None, list[int]] = {}
+    for index, wanted in enumerate(segments):
+        by_set.setdefault(wanted, []).append(index)
+    found: dict[str, Mask] = {}
+    for wanted, indexes in by_set.items():
+        ids = catalog.order if wanted is None else catalog.closure(wanted)
+        group = mask_at(indexes, size)
+        for segment_id in ids:
+            found[segment_id] = found.get(segment_id, 0) | group
+    return found
+
+
+def _decide(
+    catalog: TenantCatalog,
+    batch: Batch,
+    current: Sequence[frozenset[str]],
+    wanted: Mapping[str, Mask],
+) -> list[Outcome]:
+    members = _members(current, batch.size)
+    allowed = mask_of([eligible(traits) for traits in batch.traits])
+    entered: list[list[str]] = [[] for _ in range(batch.size)]
+    exited: list[list[str]] = [[] for _ in range(batch.size)]
+    for segment_id in catalog.order:
+        evaluated = wanted.get(segment_id, 0)
+        if not evaluated:
             continue
-        (entered if value else exited).append(segment_id)
-        (members.add if value else members.discard)(segment_id)
-        view = ProfileView(traits, events, frozenset(members))
-    return Outcome(tuple(entered), tuple(exited), frozenset(members), min(moments, default=None))
+        result = catalog.segments[segment_id].check(batch, members) & allowed
+        old = members.get(segment_id, 0)
+        new = (result & evaluated) | (old & (batch.full ^ evaluated))
+        if new == old:
+            continue
+        members[segment_id] = new
+        for index in positions(new & ~old, batch.size):
+            entered[index].append(segment_id)
+        for index in positions(old & ~new, batch.size):
+            exited[index].append(segment_id)
+    moments = catalog.next_changes(batch)
+    return [
+        Outcome(tuple(entered[i]), tuple(exited[i]), moments[i] if eligible(t) else None)
+        for i, t in enumerate(batch.traits)
+    ]
 
 
-def earliest(*moments: datetime | None) -> datetime | None:
-    """The earliest of the known moments (None when none is known)."""
-    known = [m for m in moments if m is not None]
-    return min(known) if known else None
+def _members(current: Sequence[frozenset[str]], size: int) -> dict[str, Mask]:
+    indexes: dict[str, list[int]] = {}
+    for index, segment_ids in enumerate(current):
+        for segment_id in segment_ids:
+            indexes.setdefault(segment_id, []).append(index)
+    return {segment_id: mask_at(where, size) for segment_id, where in indexes.items()}

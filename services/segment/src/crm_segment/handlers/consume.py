@@ -22,7 +22,7 @@ from crm_segment.context import SegmentContext
 from crm_segment.domain.catalog import TenantCatalog
 from crm_segment.handlers import erasure
 from crm_segment.handlers.evaluation import Candidate, evaluate_and_apply
-from crm_segment.repository import locks
+from crm_segment.repository import claims, locks
 from crm_segment.repository import memberships as membership_repo
 from crm_segment.repository import profiles as profile_repo
 from crm_segment.repository.profiles import StoredProfile
@@ -154,6 +154,9 @@ async def _merge(work: TenantWork, event: ProfileMerged) -> None:
     survivor = alias.get(data.survivor_id, data.survivor_id)
     if data.merged_id in alias or data.merged_id == survivor:
         return  # applied before
+    if work.catalog.filling:  # rows a fill job may be writing move: see repository/claims
+        pair = [data.merged_id, survivor]
+        await claims.claim(work.session, work.tenant_id, work.catalog.fill_order, pair)
     await profile_repo.record_merge(
         work.session, work.tenant_id, data.merged_id, survivor, data.merged_at
     )
@@ -175,13 +178,10 @@ async def _evaluate(work: TenantWork) -> None:
         stored, dirty = work.known.get(pid), work.dirty[pid]
         if stored is None or stored.merge_pending:
             continue  # no snapshot yet, or waiting for the merged one
-        segments = list(work.catalog.order) if dirty.full else work.catalog.closure(dirty.segments)
-        if segments:
-            candidates.append(
-                Candidate(
-                    pid, stored.traits, segments, stored.next_change_at, dirty.full, dirty.reason
-                )
-            )
+        segments = None if dirty.full else frozenset(dirty.segments)
+        candidates.append(
+            Candidate(pid, stored.traits, segments, stored.next_change_at, dirty.reason)
+        )
     await evaluate_and_apply(
         work.session, work.tenant_id, work.catalog, candidates, work.now, "change"
     )

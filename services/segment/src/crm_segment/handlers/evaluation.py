@@ -1,40 +1,46 @@
-"""Evaluate some segments for some profiles in memory and apply what changed.
+"""Evaluate some profiles in memory, a batch at a time, and apply what changed.
 
-The evaluation itself is pure CPU (every candidate against its segments) and
-runs in a worker thread: a batch of new profiles against a tenant's many
-segments must not hold the event loop, where the consumers' heartbeats and
-/healthz are answered.
+Reads are set-wise (events and open memberships of every candidate in one query
+each), the evaluation is one pass of the batch through each segment's compiled
+plan (:mod:`crm_segment.domain.compiled`), run in a worker thread (the loop keeps
+answering /healthz and Kafka heartbeats), and the writes are one statement for
+the memberships and their outbox events (:mod:`crm_segment.repository.changes`)
+and one for the next moments.
+
+While a job fills a live segment (:mod:`crm_segment.handlers.jobs`), every
+evaluation first claims the profiles it evaluates for it
+(:mod:`crm_segment.repository.claims`), before reading their memberships.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_common.events.downstream import SegmentEntered, SegmentExited
 from crm_segment import metrics
 from crm_segment.domain.catalog import TenantCatalog
-from crm_segment.domain.evaluate import EventView
-from crm_segment.domain.membership import earliest, evaluate_profile
+from crm_segment.domain.membership import Outcome, Pending, evaluate_batch, sweep_batch
 from crm_segment.handlers import publish as out
+from crm_segment.repository import changes, claims
 from crm_segment.repository import memberships as membership_repo
 from crm_segment.repository import profiles as profile_repo
+from crm_segment.repository.changes import Change
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A profile to evaluate against ``segments`` (in catalog order)."""
+    """A profile to evaluate against ``segments`` (None: every live segment) and the
+    segments depending on them."""
 
     profile_id: str
     traits: dict[str, Any]
-    segments: Sequence[str]
+    segments: frozenset[str] | None
     old_next: datetime | None
-    exact_next: bool  # every time-dependent segment is among ``segments``
     reason: str
 
 
@@ -49,57 +55,77 @@ async def evaluate_and_apply(
     """Memberships, outbox events and next_change_at for every candidate."""
     if not candidates:
         return
-    pids = [c.profile_id for c in candidates]
-    types = {
-        t for c in candidates for s in c.segments for t in catalog.segments[s].refs.event_types
-    }
-    events = await profile_repo.events_of(session, tenant_id, pids, types)
-    open_rows = await membership_repo.open_of(session, tenant_id, pids)
-    changes = await asyncio.to_thread(
-        _decide, tenant_id, catalog, candidates, events, open_rows, now, trigger
-    )
-    await membership_repo.leave(session, tenant_id, changes.leaves, now)
-    await membership_repo.enter(session, tenant_id, changes.enters, now)
-    await out.publish(session, changes.outgoing, trigger)
-    await profile_repo.set_next_change(session, tenant_id, changes.moments)
+    pending = await _pending(session, tenant_id, catalog, candidates)
+    outcomes = await asyncio.to_thread(evaluate_batch, catalog, pending, now)
+    await _apply(session, tenant_id, catalog, candidates, pending, outcomes, now, trigger)
 
 
-@dataclass
-class _Changes:
-    enters: list[tuple[str, str]] = field(default_factory=list)
-    leaves: list[tuple[str, str]] = field(default_factory=list)
-    outgoing: list[SegmentEntered | SegmentExited] = field(default_factory=list)
-    moments: dict[str, datetime | None] = field(default_factory=dict)
+async def sweep_and_apply(
+    session: AsyncSession,
+    tenant_id: str,
+    catalog: TenantCatalog,
+    due: Sequence[Candidate],
+    now: datetime,
+) -> None:
+    """Profiles whose next moment has come (``old_next``): the segments whose clocks
+    moved since then, and their dependents."""
+    if not due:
+        return
+    pending = await _pending(session, tenant_id, catalog, due)
+    since = [c.old_next or now for c in due]
+    outcomes = await asyncio.to_thread(sweep_batch, catalog, pending, since, now)
+    await _apply(session, tenant_id, catalog, due, pending, outcomes, now, "sweep")
 
 
-def _decide(
+async def _pending(
+    session: AsyncSession,
     tenant_id: str,
     catalog: TenantCatalog,
     candidates: Sequence[Candidate],
-    events: Mapping[str, Sequence[EventView]],
-    open_rows: Mapping[str, Mapping[str, datetime]],
+) -> list[Pending]:
+    pids = [c.profile_id for c in candidates]
+    if catalog.filling:  # before reading memberships: see repository/claims.py
+        await claims.claim(session, tenant_id, catalog.fill_order, pids)
+    events = await profile_repo.events_of(session, tenant_id, pids, catalog.event_types)
+    open_rows = await membership_repo.open_of(session, tenant_id, pids)
+    return [
+        Pending(
+            c.traits,
+            events.get(c.profile_id, ()),
+            frozenset(open_rows.get(c.profile_id, ())),
+            c.segments,
+        )
+        for c in candidates
+    ]
+
+
+async def _apply(
+    session: AsyncSession,
+    tenant_id: str,
+    catalog: TenantCatalog,
+    candidates: Sequence[Candidate],
+    pending: Sequence[Pending],
+    outcomes: Sequence[Outcome],
     now: datetime,
     trigger: str,
-) -> _Changes:
-    """Who enters and leaves which segment, and each profile's next moment (no I/O)."""
-    changes = _Changes()
-    for c in candidates:
-        current = open_rows.get(c.profile_id, {})
-        outcome = evaluate_profile(
-            catalog, c.segments, c.traits, events.get(c.profile_id, ()), frozenset(current), now
-        )
-        metrics.EVALUATIONS.labels(trigger).inc(len(c.segments))
-        for sid in outcome.entered:
-            changes.enters.append((sid, c.profile_id))
-            changes.outgoing.append(out.entered(tenant_id, sid, c.profile_id, now, c.reason))
-        for sid in outcome.exited:
-            changes.leaves.append((sid, c.profile_id))
-            changes.outgoing.append(
-                out.exited(tenant_id, sid, c.profile_id, current[sid], now, c.reason)
-            )
-        moment = outcome.next_change_at
-        if not c.exact_next:
-            moment = earliest(c.old_next, moment)
-        if moment != c.old_next:
-            changes.moments[c.profile_id] = moment
-    return changes
+) -> None:
+    found = [
+        Change(sid, c.profile_id, enter, c.reason)
+        for c, o in zip(candidates, outcomes, strict=True)
+        for enter, ids in ((True, o.entered), (False, o.exited))
+        for sid in ids
+    ]
+    applied = await changes.apply(session, out.told(tenant_id, now), found)
+    out.count(applied, trigger)
+    metrics.EVALUATIONS.labels(trigger).inc(_evaluated(catalog, pending))
+    moments = {
+        c.profile_id: o.next_change_at
+        for c, o in zip(candidates, outcomes, strict=True)
+        if o.next_change_at != c.old_next
+    }
+    await profile_repo.set_next_change(session, tenant_id, moments)
+
+
+def _evaluated(catalog: TenantCatalog, pending: Sequence[Pending]) -> int:
+    # An estimate for the counter: every segment asked for, dependents left out.
+    return sum(len(catalog.order) if p.segments is None else len(p.segments) for p in pending)

@@ -2,35 +2,49 @@
 
 Event ids are stable per membership row: (segment, profile, entered_at) names
 one entry and its exit, so a republished outbox row is dropped downstream by
-id, and an entry and its exit are always told apart.
+id, and an entry and its exit are always told apart. PostgreSQL computes the same
+ids (:data:`crm_segment.repository.changes.EVENT_ID_SQL`) when it writes the
+outbox rows of a set of changes itself: a SHA-256 of the parts, as a UUID
+(version 8, RFC 9562's custom layout; SQL has no SHA-1 for uuid5).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from crm_common.events import Identity, stable_event_id
+from crm_common.events import Identity, encode_event
 from crm_common.events.downstream import MembershipData, SegmentEntered, SegmentExited
-from crm_common.outbox import enqueue
 from crm_segment import metrics
-from crm_segment.config import SCHEMA, SEGMENTS_TOPIC
+from crm_segment.config import SEGMENTS_TOPIC
 
 CRM_PLATFORM = "crm"  # identity.external_ids["crm"] names a profile directly
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def membership_event_id(
+    kind: str, tenant_id: str, segment_id: str, profile_id: str, entered_at: datetime
+) -> str:
+    """The id of the entry (or exit) of the membership row entered at ``entered_at``."""
+    micros = (entered_at - _EPOCH) // _MICROSECOND
+    parts = (kind, tenant_id, segment_id, profile_id, str(micros))
+    digest = bytearray(hashlib.sha256("\x1f".join(parts).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80  # version 8
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 9562 variant
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
 def entered_event_id(tenant_id: str, segment_id: str, profile_id: str, entered_at: datetime) -> str:
-    return stable_event_id(
-        "segment.entered", tenant_id, segment_id, profile_id, entered_at.isoformat()
-    )
+    return membership_event_id("segment.entered", tenant_id, segment_id, profile_id, entered_at)
 
 
 def exited_event_id(tenant_id: str, segment_id: str, profile_id: str, entered_at: datetime) -> str:
-    return stable_event_id(
-        "segment.exited", tenant_id, segment_id, profile_id, entered_at.isoformat()
-    )
+    return membership_event_id("segment.exited", tenant_id, segment_id, profile_id, entered_at)
 
 
 def entered(
@@ -66,28 +80,20 @@ def exited(
     )
 
 
-async def publish(
-    session: AsyncSession,
-    events: Iterable[SegmentEntered | SegmentExited],
-    trigger: str,
-    batch: int = 5000,
-) -> None:
-    """Enqueue in chunks of ``batch`` rows per statement."""
-    chunk: list[SegmentEntered | SegmentExited] = []
-    for event in events:
-        chunk.append(event)
-        if len(chunk) >= batch:
-            await _flush(session, chunk, trigger)
-            chunk = []
-    await _flush(session, chunk, trigger)
+def told(tenant_id: str, at: datetime) -> dict[str, Any]:
+    """What a statement telling membership changes at ``at`` needs
+    (:mod:`crm_segment.repository.changes`): the tenant, the moment, the topic and
+    the two payload prototypes, encoded by the event models themselves."""
+    return {
+        "tenant": tenant_id,
+        "now": at,
+        "topic": SEGMENTS_TOPIC,
+        "entered_proto": encode_event(entered(tenant_id, "", "", at, "")).decode(),
+        "exited_proto": encode_event(exited(tenant_id, "", "", at, at, "")).decode(),
+    }
 
 
-async def _flush(
-    session: AsyncSession, chunk: list[SegmentEntered | SegmentExited], trigger: str
-) -> None:
-    if not chunk:
-        return
-    await enqueue(session, SCHEMA, SEGMENTS_TOPIC, chunk)
-    entries = sum(1 for e in chunk if isinstance(e, SegmentEntered))
-    metrics.MEMBERSHIP_CHANGES.labels("entered", trigger).inc(entries)
-    metrics.MEMBERSHIP_CHANGES.labels("exited", trigger).inc(len(chunk) - entries)
+def count(applied: Any, trigger: str) -> None:
+    """Membership changes a statement made, in the metrics."""
+    metrics.MEMBERSHIP_CHANGES.labels("entered", trigger).inc(applied.entered)
+    metrics.MEMBERSHIP_CHANGES.labels("exited", trigger).inc(applied.exited)

@@ -1,8 +1,9 @@
 """Segment commands: create, change, archive, install a template, freeze a snapshot.
 
-Each runs in the caller's transaction with the tenant's lock held exclusively,
-so the catalog every evaluator reads and the memberships a fill writes change
-together.
+Each runs in the caller's transaction with the tenant's lock held exclusively (for
+an instant: no fill runs inside it), so every evaluator's catalog changes with the
+segment. Filling members is a job queued in the same transaction
+(:mod:`crm_segment.handlers.jobs`); the command returns it.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from crm_segment.handlers.errors import (
     SegmentConflictError,
     SegmentNotFoundError,
 )
-from crm_segment.handlers.fill import FillResult, fill_segment, refill_downstream
+from crm_segment.handlers.jobs import enqueue
 from crm_segment.handlers.references import readers_of
 from crm_segment.repository import catalog as catalog_repo
+from crm_segment.repository import jobs as job_repo
 from crm_segment.repository import locks
 from crm_segment.repository import memberships as membership_repo
 from crm_segment.repository import segments as repo
+from crm_segment.repository.jobs import JobRow
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +61,23 @@ def new_segment_id() -> str:
     return f"seg_{uuid.uuid4().hex[:20]}"
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What commands take from the service's settings."""
+
+    limits: DefinitionLimits = DEFAULT_LIMITS
+    fill_timeout_seconds: float = 120.0
+
+
 async def create(
     session: AsyncSession,
     tenant_id: str,
     new: NewSegment,
     now: datetime,
-    batch: int = 5000,
-    limits: DefinitionLimits = DEFAULT_LIMITS,
-) -> tuple[Any, FillResult]:
+    settings: Settings = Settings(),
+) -> tuple[Any, JobRow | None]:
+    """The new segment and the job filling it (None: a snapshot scheduled for later)."""
+    limits = settings.limits
     definition = await parse(new.definition, limits)
     await locks.own_tenant(session, tenant_id)
     segment_id = new_segment_id()
@@ -90,15 +102,27 @@ async def create(
             "updated_at": now,
         },
     )
-    result = FillResult()
+    job = None
     if new.kind == "dynamic":
-        await catalog_repo.bump(session, tenant_id)
-        result = await fill_segment(
-            session, tenant_id, segment_id, definition, now, "created", batch
-        )
+        job = await _queue(session, tenant_id, segment_id, "fill", "created", 1, now, settings)
     elif snapshot_at is not None and snapshot_at <= now:
-        result = await _freeze(session, tenant_id, segment_id, definition, now, batch, limits)
-    return await _row(session, tenant_id, segment_id), result
+        job = await _queue(session, tenant_id, segment_id, "snapshot", "snapshot", 1, now, settings)
+    return await _row(session, tenant_id, segment_id), job
+
+
+async def _queue(
+    session: AsyncSession,
+    tenant_id: str,
+    segment_id: str,
+    kind: str,
+    reason: str,
+    version: int,
+    now: datetime,
+    settings: Settings,
+) -> JobRow:
+    await catalog_repo.bump(session, tenant_id)  # evaluators: the segment is filling
+    timeout = settings.fill_timeout_seconds
+    return await enqueue(session, tenant_id, segment_id, kind, reason, version, now, timeout)
 
 
 def _snapshot_moment(new: NewSegment, now: datetime) -> datetime | None:
@@ -111,24 +135,6 @@ def _snapshot_moment(new: NewSegment, now: datetime) -> datetime | None:
     if new.snapshot_at < now:
         raise InvalidSegmentError("snapshot_at", "a snapshot cannot be taken in the past")
     return new.snapshot_at
-
-
-async def _freeze(
-    session: AsyncSession,
-    tenant_id: str,
-    segment_id: str,
-    definition: Any,
-    now: datetime,
-    batch: int,
-    limits: DefinitionLimits,
-) -> FillResult:
-    result = await fill_segment(session, tenant_id, segment_id, definition, now, "snapshot", batch)
-    await repo.change(session, segment_id, {"filled_at": now})
-    # Live segments reading this one see its members from now on.
-    downstream = await refill_downstream(
-        session, tenant_id, segment_id, now, "snapshot", batch, limits
-    )
-    return result + downstream
 
 
 async def _row(session: AsyncSession, tenant_id: str, segment_id: str, lock: bool = False) -> Any:
@@ -144,9 +150,9 @@ async def change(
     segment_id: str,
     change: SegmentChange,
     now: datetime,
-    batch: int = 5000,
-    limits: DefinitionLimits = DEFAULT_LIMITS,
-) -> tuple[Any, FillResult]:
+    settings: Settings = Settings(),
+) -> tuple[Any, JobRow | None]:
+    """The changed segment and the job refilling it (None: nothing to refill)."""
     await locks.own_tenant(session, tenant_id)
     row = await _row(session, tenant_id, segment_id, lock=True)
     values: dict[str, Any] = {"updated_at": now}
@@ -158,14 +164,14 @@ async def change(
         await _archive(session, tenant_id, row, now)
         values["status"] = "archived"
         await repo.change(session, segment_id, values)
-        return await _row(session, tenant_id, segment_id), FillResult()
-    relive = await _redefine(session, tenant_id, row, change, values, limits)
+        return await _row(session, tenant_id, segment_id), None
+    relive = await _redefine(session, tenant_id, row, change, values, settings.limits)
     await repo.change(session, segment_id, values)
     if not relive:
-        return await _row(session, tenant_id, segment_id), FillResult()
-    await catalog_repo.bump(session, tenant_id)
-    result = await refill_downstream(session, tenant_id, segment_id, now, "edited", batch, limits)
-    return await _row(session, tenant_id, segment_id), result
+        return await _row(session, tenant_id, segment_id), None
+    version = values.get("definition_version", row.definition_version)
+    job = await _queue(session, tenant_id, segment_id, "fill", "edited", version, now, settings)
+    return await _row(session, tenant_id, segment_id), job
 
 
 async def _redefine(
@@ -212,6 +218,7 @@ async def _archive(session: AsyncSession, tenant_id: str, row: Any, now: datetim
             [{"path": "status", "message": f"referenced by {sid}"} for sid in readers],
         )
     # Archiving stops a segment; it is not a reason to tell anyone they left it.
+    await job_repo.cancel_unfinished(session, tenant_id, row.segment_id, now)
     await membership_repo.close_segment(session, tenant_id, row.segment_id, now)
     await catalog_repo.bump(session, tenant_id)
 
@@ -221,9 +228,8 @@ async def install_template(
     tenant_id: str,
     key: str,
     now: datetime,
-    batch: int = 5000,
-    limits: DefinitionLimits = DEFAULT_LIMITS,
-) -> tuple[Any, FillResult]:
+    settings: Settings = Settings(),
+) -> tuple[Any, JobRow | None]:
     template = get_template(key)
     await locks.own_tenant(session, tenant_id)  # re-entrant: create takes it again
     existing = await repo.with_template(session, tenant_id, key)
@@ -239,35 +245,31 @@ async def install_template(
         definition=template.definition.to_json_obj(),
         template_key=key,
     )
-    return await create(session, tenant_id, new, now, batch, limits)
+    return await create(session, tenant_id, new, now, settings)
 
 
-async def fill_scheduled_snapshot(
+async def queue_scheduled_snapshot(
     ctx: SegmentContext, session: AsyncSession, tenant_id: str, segment_id: str, now: datetime
 ) -> None:
-    """Freeze a scheduled snapshot whose moment has come (once, whichever replica is first).
+    """Queue the freeze of a scheduled snapshot whose moment has come (once, whichever
+    replica is first; the job sets ``filled_at``).
 
-    A definition over the limits (saved before them) is not filled: it stays
-    due, the API shows it suspended, and editing it is refused until it fits.
+    A definition over the limits (saved before them) is not filled: it stays due,
+    the API shows it suspended, and editing it is refused until it fits.
     """
     await locks.own_tenant(session, tenant_id)
     row = await _row(session, tenant_id, segment_id, lock=True)
     if row.filled_at is not None or row.status != "active":
         return
+    if await job_repo.unfinished_for(session, tenant_id, segment_id):
+        return
     try:
-        definition = await parse(row.definition, ctx.limits)
+        await parse(row.definition, ctx.limits)
     except DefinitionError as exc:
         log.warning(
             "scheduled snapshot not filled: its definition is refused",
             extra={"tenant_id": tenant_id, "segment_id": segment_id, "error": str(exc)},
         )
         return
-    await _freeze(
-        session,
-        tenant_id,
-        segment_id,
-        definition,
-        now,
-        ctx.settings.service.fill_event_batch,
-        ctx.limits,
-    )
+    settings = Settings(ctx.limits, ctx.settings.service.fill_timeout_seconds)
+    await _queue(session, tenant_id, segment_id, "snapshot", "snapshot", 1, now, settings)

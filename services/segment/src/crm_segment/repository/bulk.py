@@ -1,4 +1,4 @@
-"""Set-based work over the read model: fill, preview, verify.
+"""Set-based work over the read model: fill chunks, preview, verify.
 
 Statements carrying a definition are compiled off the event loop
 (:mod:`crm_segment.repository.compiled`); callers bound their run time with a
@@ -12,18 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column,
+    ColumnElement,
     DateTime,
-    MetaData,
     Select,
-    Table,
-    Text,
-    and_,
+    TextClause,
     cast,
-    exists,
     false,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -35,17 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_segment.domain.definition import Definition
 from crm_segment.domain.membership import INELIGIBLE_FLAGS
-from crm_segment.repository.compiled import execute
+from crm_segment.repository.changes import WRITES
+from crm_segment.repository.compiled import as_sql, as_text, execute
 from crm_segment.sqlcompile import compile_definition
 from crm_segment.sqltiming import next_change_bound
 from crm_segment.tables import memberships, profiles
-
-# Per-transaction scratch table of the profiles a fill selected.
-_matched = Table("segment_fill_matched", MetaData(), Column("profile_id", Text, primary_key=True))
-_CREATE_MATCHED = (
-    "CREATE TEMPORARY TABLE IF NOT EXISTS segment_fill_matched "
-    "(profile_id text PRIMARY KEY) ON COMMIT DROP"
-)
 
 
 def members_query(definition: Definition, tenant_id: str, now: datetime) -> Select[tuple[str]]:
@@ -59,59 +50,100 @@ def members_query(definition: Definition, tenant_id: str, now: datetime) -> Sele
     return query.where(not_(or_(*flags)))
 
 
-async def fill(
-    session: AsyncSession, tenant_id: str, segment_id: str, definition: Definition, now: datetime
-) -> tuple[list[str], list[tuple[str, datetime]]]:
-    """Make the open rows equal the SQL result; return (entered ids, exited (id, entered_at))."""
-    await session.execute(text(_CREATE_MATCHED))
-    await session.execute(text("TRUNCATE segment_fill_matched"))
-    await execute(
-        session,
-        _matched.insert().from_select(["profile_id"], members_query(definition, tenant_id, now)),
+# One chunk of a fill (handlers/jobs.py): the members among the chunk's profiles, diffed
+# against the open rows, the changed profiles claimed (when the segment is live: see
+# repository/claims.py) and written with their events (repository/changes.py).
+_FILL = """
+WITH matched AS ({matched}),
+open AS (
+  SELECT profile_id FROM segment.memberships
+  WHERE tenant_id = :tenant AND segment_id = :fill_segment AND exited_at IS NULL
+    AND profile_id > CAST(:chunk_lo AS text) AND profile_id <= CAST(:chunk_hi AS text)
+),
+diff AS (
+  SELECT x.profile_id, true AS enter FROM matched AS x
+  WHERE NOT EXISTS (SELECT 1 FROM open AS o WHERE o.profile_id = x.profile_id)
+  UNION ALL
+  SELECT o.profile_id, false FROM open AS o
+  WHERE NOT EXISTS (SELECT 1 FROM matched AS x WHERE x.profile_id = o.profile_id)
+),
+claimed AS ({claimed}),
+wanted AS (
+  SELECT CAST(:fill_segment AS text) AS segment_id, d.profile_id,
+         CAST(:fill_reason AS text) AS reason, d.enter,
+         row_number() OVER (ORDER BY d.profile_id) AS n
+  FROM diff AS d JOIN claimed AS c USING (profile_id)
+),"""
+_CLAIMED = (
+    "INSERT INTO segment.fill_claims (tenant_id, segment_id, profile_id)"
+    " SELECT :tenant, :fill_segment, profile_id FROM diff"
+    ' ORDER BY profile_id COLLATE "C" ON CONFLICT DO NOTHING RETURNING profile_id'
+)
+_UNCLAIMED = "SELECT profile_id FROM diff"
+_LO: ColumnElement[str] = literal_column("CAST(:chunk_lo AS text)")
+_HI: ColumnElement[str] = literal_column("CAST(:chunk_hi AS text)")
+
+
+def fill_statement(
+    definition: Definition, tenant_id: str, now: datetime, *, live: bool
+) -> TextClause:
+    """The statement filling one chunk ``(chunk_lo, chunk_hi]`` of profiles (bound with
+    ``fill_segment``, ``fill_reason`` and :func:`crm_segment.handlers.publish.told`).
+    CPU-bound for a large definition: compile it in a worker thread, once per job."""
+    p = profiles.c
+    matched = members_query(definition, tenant_id, now).where(
+        p.profile_id > _LO, p.profile_id <= _HI
     )
-    await session.execute(text("ANALYZE segment_fill_matched"))
-    m = memberships.c
-    is_open = and_(m.tenant_id == tenant_id, m.segment_id == segment_id, m.exited_at.is_(None))
-    exited = await session.execute(
-        update(memberships)
-        .where(is_open, ~exists().where(_matched.c.profile_id == m.profile_id))
-        .values(exited_at=now)
-        .returning(m.profile_id, m.entered_at)
+    sql, binds = as_sql(matched)
+    head = _FILL.format(matched=sql, claimed=_CLAIMED if live else _UNCLAIMED)
+    return text(head + WRITES).bindparams(*binds)
+
+
+def next_change_statement(
+    definition: Definition, tenant_id: str, now: datetime
+) -> TextClause | None:
+    """The statement bringing each profile's next_change_at of one chunk forward to the
+    definition's next boundary (None: no relative time). Rows other transactions hold
+    are skipped: they are being evaluated right now, against this segment too."""
+    bound = next_change_bound(definition, now)  # correlated to profiles
+    if bound is None:
+        return None
+    p = profiles.c
+    never = cast(literal("infinity"), DateTime(timezone=True))
+    due = (
+        select(p.tenant_id, p.profile_id, bound.label("bound"))
+        .where(
+            p.tenant_id == tenant_id,
+            p.profile_id > _LO,
+            p.profile_id <= _HI,
+            bound < func.coalesce(p.next_change_at, never),
+        )
+        .with_for_update(skip_locked=True, of=profiles)
+        .cte("due")
     )
-    gone = [(row.profile_id, row.entered_at) for row in exited]
-    new = select(
-        literal(tenant_id, Text()),
-        literal(segment_id, Text()),
-        _matched.c.profile_id,
-        literal(now, DateTime(timezone=True)),
-    ).where(~exists().where(is_open, m.profile_id == _matched.c.profile_id))
-    entered = await session.execute(
-        memberships.insert()
-        .from_select(["tenant_id", "segment_id", "profile_id", "entered_at"], new)
-        .returning(m.profile_id)
+    stmt = (
+        update(profiles)
+        .where(p.tenant_id == due.c.tenant_id, p.profile_id == due.c.profile_id)
+        .values(next_change_at=due.c.bound)
     )
-    return list(entered.scalars()), gone
+    return as_text(stmt)
+
+
+async def fill_chunk(
+    session: AsyncSession, statement: TextClause, params: dict[str, Any]
+) -> tuple[int, int]:
+    """Run one chunk of a fill; (entered, exited)."""
+    row = (await session.execute(statement, params, execution_options=_UNCACHED)).one()
+    return int(row.entered), int(row.exited)
 
 
 async def lower_next_change(
-    session: AsyncSession, tenant_id: str, definition: Definition, now: datetime
-) -> int:
-    """Bring each profile's next_change_at forward to the segment's next boundary."""
-    candidate = next_change_bound(definition, now)  # correlated to the updated row
-    if candidate is None:
-        return 0
-    p = profiles.c
-    result = await execute(
-        session,
-        update(profiles)
-        .where(
-            p.tenant_id == tenant_id,
-            candidate
-            < func.coalesce(p.next_change_at, cast(literal("infinity"), DateTime(timezone=True))),
-        )
-        .values(next_change_at=candidate),
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    session: AsyncSession, statement: TextClause, params: dict[str, Any]
+) -> None:
+    await session.execute(statement, params, execution_options=_UNCACHED)
+
+
+_UNCACHED = {"compiled_cache": None}  # every definition's text is new
 
 
 async def preview(

@@ -13,7 +13,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from sqlalchemy import ClauseElement, ColumnElement, Result, TextClause, bindparam, text
+from sqlalchemy import (
+    BindParameter,
+    ClauseElement,
+    ColumnElement,
+    Result,
+    TextClause,
+    bindparam,
+    text,
+)
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -25,11 +33,19 @@ _DIALECT = PGDialect(paramstyle="named")  # type: ignore[no-untyped-call]
 
 def as_text(statement: ClauseElement) -> TextClause:
     """``statement`` as SQL text with its bind parameters (values and types) attached."""
+    sql, binds = as_sql(statement)
+    return text(sql).bindparams(*binds)
+
+
+def as_sql(statement: ClauseElement) -> tuple[str, list[BindParameter[Any]]]:
+    """``statement`` as SQL text and its bind parameters (values and types), to embed in
+    a larger statement (named ``:param`` placeholders written in literal columns stay
+    placeholders, bound at execution)."""
     compiled = cast(SQLCompiler, statement.compile(dialect=_DIALECT))
     values = compiled.construct_params()
     types = {name: bind.type for bind, name in compiled.bind_names.items()}
     binds = [bindparam(name, value, type_=types[name]) for name, value in values.items()]
-    return text(compiled.string).bindparams(*binds)
+    return compiled.string, binds
 
 
 async def execute(

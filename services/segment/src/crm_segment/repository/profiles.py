@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,6 +73,29 @@ async def lock_due(
     return [_stored(row) for row in rows]
 
 
+async def earliest_due(session: AsyncSession) -> datetime | None:
+    """The earliest next_change_at the sweep can take (not a profile waiting for its
+    merged snapshot), over the tenants with live segments: one index probe each."""
+    moment: datetime | None = await session.scalar(_EARLIEST)
+    return moment
+
+
+_EARLIEST = text(
+    """
+    SELECT min(first.at) FROM (
+        SELECT DISTINCT tenant_id FROM segment.segments
+        WHERE status = 'active' AND kind = 'dynamic'
+    ) AS t
+    CROSS JOIN LATERAL (
+        SELECT p.next_change_at AS at FROM segment.profiles AS p
+        WHERE p.tenant_id = t.tenant_id AND p.next_change_at IS NOT NULL
+          AND NOT p.merge_pending
+        ORDER BY p.next_change_at LIMIT 1
+    ) AS first
+    """
+)
+
+
 async def save_snapshots(
     session: AsyncSession,
     tenant_id: str,
@@ -107,12 +130,18 @@ async def set_next_change(
 ) -> None:
     if not moments:
         return
-    stmt = (
-        update(profiles)
-        .where(profiles.c.tenant_id == tenant_id, profiles.c.profile_id == bindparam("pid"))
-        .values(next_change_at=bindparam("moment"))
+    await session.execute(
+        _SET_NEXT,
+        {"tenant": tenant_id, "pids": list(moments), "moments": list(moments.values())},
     )
-    await session.execute(stmt, [{"pid": p, "moment": m} for p, m in moments.items()])
+
+
+# unnest: one statement for any number of profiles (executemany is a round per row).
+_SET_NEXT = text(
+    "UPDATE segment.profiles AS p SET next_change_at = u.moment"
+    " FROM unnest(CAST(:pids AS text[]), CAST(:moments AS timestamptz[])) AS u(pid, moment)"
+    " WHERE p.tenant_id = :tenant AND p.profile_id = u.pid"
+)
 
 
 async def survivors(
