@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,8 @@ TRAITS = {
     "address_postal_code": "100-0001",
     "address_prefecture": "東京都",
     "address_city": "千代田区",
-    "properties": {"line_user_id": "U" + "a1" * 16, "vip": True},
+    "line_user_id": "U" + "a1" * 16,  # contact (ProfileSnapshot.as_stored())
+    "properties": {"vip": True},
     "consent_email": "subscribed",
     "consent_sms": "unsubscribed",
     "consent_line": "bogus",
@@ -75,7 +77,7 @@ def test_template_variables_split_attributes_from_traits() -> None:
         "address": {"postal_code": "100-0001", "prefecture": "東京都", "city": "千代田区"},
     }
     assert template_traits(TRAITS) == {
-        "properties": {"line_user_id": "U" + "a1" * 16, "vip": True},
+        "properties": {"vip": True},
         "orders_count": 3,
         "rfm_rank": "A",
     }
@@ -105,3 +107,28 @@ def test_file_clock_runs_on_from_the_written_instant(tmp_path: object) -> None:
     assert start <= now < start + timedelta(seconds=5)
     time.sleep(0.01)
     assert clock.now() > now
+
+
+def test_a_profile_changed_record_becomes_the_recipient_record() -> None:
+    """Parsed once into ProfileSnapshot; a v1 record (the LINE id also in
+    traits.properties) gives the same recipient as a v2 one (contact only)."""
+    from crm_common.events import decode_event
+
+    line_id = "U" + "c3" * 16
+    for traits, contact in (
+        ({"consent_line": "subscribed", "properties": {"line_user_id": line_id}}, {}),
+        ({"consent_line": "subscribed", "properties": {}}, {"line_user_id": line_id}),
+    ):
+        raw = {
+            "event_id": "pc-1",
+            "type": "profile.changed",
+            "tenant_id": "t1",
+            "source": "profile",
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "received_at": "2026-01-01T00:00:00Z",
+            "data": {"profile_id": "p1", "version": 2, "traits": traits, "contact": contact},
+        }
+        stored = decode_event(json.dumps(raw).encode()).data.as_stored()
+        assert stored == {"consent_line": "subscribed", "properties": {}, "line_user_id": line_id}
+        assert recipient_state("p1", stored).line_user_id == line_id
+        assert template_traits(stored) == {"properties": {}}

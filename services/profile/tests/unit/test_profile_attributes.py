@@ -221,7 +221,7 @@ def test_contact_details_for_messaging_and_nothing_after_erasure() -> None:
             ),
         ]
     )
-    assert contact_details(attrs) == {
+    assert contact_details(attrs).as_stored() == {
         "first_name": "花子",
         "last_name": "山田",
         "email": "hanako@example.jp",
@@ -233,4 +233,4 @@ def test_contact_details_for_messaging_and_nothing_after_erasure() -> None:
         "address_address1": "丸の内1-1",
         "line_user_id": "U" + "a" * 32,
     }
-    assert contact_details(redact(attrs)) == {}
+    assert contact_details(redact(attrs)).as_stored() == {}

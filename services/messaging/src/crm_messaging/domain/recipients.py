@@ -1,6 +1,7 @@
 """From a profile snapshot (``profile.changed`` traits) to what sending needs.
 
-The snapshot is a flat dict; any key may be missing, which means "unknown":
+The stored snapshot is ``ProfileSnapshot.as_stored()``: the traits and the
+contact block in one flat dict; any key may be missing, which means "unknown":
 an unknown consent is ``never``, an unknown address is no address.
 """
 
@@ -10,20 +11,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from crm_common.events.customers import Address, Channel, ConsentState
+from crm_common.events.downstream import ProfileContact
 from crm_messaging.domain.guardrails import RecipientState, Suppression, SuppressionReason
 
+_CONTACT_KEYS = tuple(ProfileContact.model_fields)
+_ADDRESS = "address_"
+_DELIVERY_ONLY = ("line_user_id",)  # where LINE pushes go, not something to print
 _PROFILE_KEYS = (
-    "first_name",
-    "last_name",
-    "first_name_kana",
-    "last_name_kana",
-    "email",
-    "phone",
-    "birthday",
+    # templates' ``profile``: the contact block (the address assembled apart) and the
+    # traits that describe the person
+    *(k for k in _CONTACT_KEYS if not k.startswith(_ADDRESS) and k not in _DELIVERY_ONLY),
     "gender",
     "tags",
 )
-_ADDRESS_KEYS = ("postal_code", "prefecture", "city", "address1", "address2", "country_code")
+_ADDRESS_KEYS = tuple(
+    k.removeprefix(_ADDRESS) for k in ProfileContact.model_fields if k.startswith(_ADDRESS)
+)
 
 
 def _text(value: Any) -> str | None:
@@ -48,10 +51,8 @@ def address_of(traits: Mapping[str, Any]) -> Address | None:
 
 
 def line_user_id(traits: Mapping[str, Any]) -> str | None:
-    properties = traits.get("properties")
-    if isinstance(properties, Mapping):
-        return _text(properties.get("line_user_id"))
-    return None
+    """From the contact block (``ProfileContact.line_user_id``), never from properties."""
+    return _text(traits.get("line_user_id"))
 
 
 def _consent(value: Any) -> ConsentState | None:
@@ -121,5 +122,5 @@ def template_traits(traits: Mapping[str, Any]) -> dict[str, Any]:
     return {
         key: value
         for key, value in traits.items()
-        if key not in _PROFILE_KEYS and not key.startswith(hidden)
+        if key not in _PROFILE_KEYS and key not in _CONTACT_KEYS and not key.startswith(hidden)
     }

@@ -48,7 +48,7 @@ async def apply_profiles(
                 data.profile_id,
                 data.version,
                 # contact (names, email, phone, address, LINE id) travels beside the traits
-                {**data.traits, **data.contact},
+                data.as_stored(),
             )
         elif isinstance(event, ProfileMerged):
             await repo.add_alias(

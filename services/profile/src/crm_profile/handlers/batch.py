@@ -3,6 +3,12 @@
 Profiles are locked once (``SELECT ... FOR UPDATE``) and then kept in memory
 for the rest of the batch, as are the order and subscription facts; facts and
 profiles are written back once at the end (:mod:`crm_profile.handlers.publish`).
+So are the batch's decisions about identity: profiles created here (``new``)
+and identifiers claimed here (``claims``) are written in one statement each at
+the end, where the database's unique key on identifiers checks them
+(:func:`crm_profile.handlers.identity.write_identity`). Identifiers the batch
+looked up and found unowned are remembered (``unowned``), so resolving an event
+asks the database nothing the batch already asked.
 """
 
 from __future__ import annotations
@@ -31,12 +37,17 @@ from crm_profile.repository.records import ProfileRow
 
 @dataclass
 class Profile:
-    """A locked profile held in memory until the batch is written back."""
+    """A locked profile held in memory until the batch is written back.
+
+    Attributes are parsed on first use (``attributes``): most events (orders,
+    consent, checkouts) never change them, and the snapshot reads what it needs
+    from the stored JSON (:func:`crm_profile.domain.snapshot.attribute_parts`).
+    """
 
     profile_id: str
     created_at: datetime
     version: int
-    attributes: Attributes
+    stored_attributes: dict[str, Any]  # the row's JSON, as loaded
     permissions: Permissions
     identifiers: set[Identifier]
     traits: dict[str, Any]
@@ -45,6 +56,18 @@ class Profile:
     rfm_rank_previous: str | None = None
     changed: bool = False  # identity, attributes, permissions or flags changed
     touched: bool = False  # some fact changed: recompute traits
+    new: bool = False  # created in this batch: its row is inserted at the end
+    parsed_attributes: Attributes | None = None  # None: still ``stored_attributes``
+
+    @property
+    def attributes(self) -> Attributes:
+        if self.parsed_attributes is None:
+            self.parsed_attributes = Attributes.model_validate(self.stored_attributes)
+        return self.parsed_attributes
+
+    @attributes.setter
+    def attributes(self, value: Attributes) -> None:
+        self.parsed_attributes = value
 
     @classmethod
     def from_row(cls, row: ProfileRow, idents: set[Identifier]) -> Profile:
@@ -52,7 +75,7 @@ class Profile:
             profile_id=row.profile_id,
             created_at=row.created_at,
             version=row.version,
-            attributes=Attributes.model_validate(row.attributes),
+            stored_attributes=row.attributes,
             permissions=Permissions.model_validate(row.permissions),
             identifiers=idents,
             traits=row.traits,
@@ -102,6 +125,12 @@ class TenantBatch:
     # (timeline row, event): republished as profile.activity once the row's profile is final
     activity: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
     applied: int = 0
+    unowned: set[Identifier] = field(default_factory=set)  # looked up: nobody owns them
+    claims: dict[Identifier, str] = field(default_factory=dict)  # to insert, for profile
+    adopt: dict[str, str] = field(default_factory=dict)  # order id -> profile (ownerless rows)
+    created_aliases: dict[str, datetime] = field(default_factory=dict)  # new, then merged away
+    # id(event) -> (stored identifiers, directly named profile id); events outlive the batch
+    identifiers: dict[int, tuple[list[Identifier], str | None]] = field(default_factory=dict)
 
     def live(self, profile_id: str | None) -> str | None:
         """The surviving id of ``profile_id`` after merges in this batch."""
@@ -126,6 +155,7 @@ class TenantBatch:
             self.profiles[row.profile_id] = Profile.from_row(row, idents[row.profile_id])
             for ident in idents[row.profile_id]:
                 self.owner[ident] = row.profile_id
+                self.unowned.discard(ident)
 
     async def by_id(self, profile_id: str | None) -> Profile | None:
         """The live profile of an id (an alias answers with its survivor), locked."""
@@ -167,6 +197,8 @@ class TenantBatch:
         """Forget everything held (after the tenant's data was erased)."""
         for held in (self.profiles, self.owner, self.alias, self.orders, self.subscriptions):
             held.clear()
+        for pending in (self.unowned, self.claims, self.adopt, self.created_aliases):
+            pending.clear()
         self.engagement.clear()
         self.timeline.clear()
         self.activity.clear()

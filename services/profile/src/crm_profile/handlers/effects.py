@@ -44,7 +44,6 @@ from crm_profile.domain import (
 from crm_profile.handlers import identity
 from crm_profile.handlers.batch import Profile, TenantBatch
 from crm_profile.handlers.summaries import summary_of
-from crm_profile.repository import facts as fact_repo
 from crm_profile.repository import records
 
 Effect = Callable[[TenantBatch, Any], Awaitable[bool]]
@@ -105,14 +104,15 @@ async def _holder_or_resolved(
 async def _order(batch: TenantBatch, event: Any) -> bool:
     held = await batch.order(event.data.order_id)
     profile = await _holder_or_resolved(batch, held.profile_id, event)
+    # Stored ownerless events of this order (a refund before it) exist only if its
+    # fact does; they join the profile when the batch is written.
+    ownerless_before = held.profile_id is None and held.fact is not None
     held.fact = apply_order_event(held.fact, event)
     held.dirty = True
     record(batch, profile, event)
     if profile is not None:
-        if held.profile_id is None:  # events that came before the order join it now
-            await fact_repo.adopt_timeline(
-                batch.session, batch.tenant_id, held.key, profile.profile_id
-            )
+        if ownerless_before:
+            batch.adopt[held.key] = profile.profile_id
         held.profile_id = profile.profile_id
         profile.touched = True
     return True  # an ownerless order fact is still applied
@@ -204,6 +204,8 @@ async def erase(batch: TenantBatch, profile: Profile, through: Stamp) -> None:
     await records.delete_identifiers(
         batch.session, batch.tenant_id, profile.profile_id, _PERSONAL_KINDS
     )
+    for ident in gone:  # claimed in this batch, not written yet: never written
+        batch.claims.pop(ident, None)
     await records.forget_published_api_events(batch.session, batch.tenant_id, profile.profile_id)
     profile.identifiers -= gone
     for ident in gone:

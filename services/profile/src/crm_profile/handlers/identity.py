@@ -2,11 +2,15 @@
 
 The domain planner decides; this module makes the decision safe under
 concurrency. Owners are looked up, then locked (``FOR UPDATE``, in id order),
-then re-checked (an identifier may have moved between the two); identifiers are
-claimed with ``INSERT ... ON CONFLICT DO NOTHING``, so when two consumers race
-to create the same person the unique key picks one winner and the loser, which
-PostgreSQL made wait for the winner's commit, re-resolves and attaches to (or
-merges with) the winner's record.
+then re-checked (an identifier may have moved between the two). New records and
+identifier claims are decided in memory and written once per batch by
+:func:`write_identity`: profiles in one ``INSERT``, identifiers in one
+``INSERT ... ON CONFLICT DO NOTHING`` in (kind, value) order. When two consumers
+race to create the same person the unique key picks one winner; the loser, which
+PostgreSQL made wait for the winner's commit, sees a claim it did not get and
+raises :class:`ClaimLostError`: :func:`crm_profile.handlers.process.apply_events`
+rolls the batch back to its savepoint and applies it again, and that attempt
+attaches to (or merges with) the winner's record.
 
 The pseudo-identifier ``crm:<profile id>`` (in ``identity.external_ids``, used
 by events the API writes) names a profile directly and is never stored.
@@ -15,7 +19,7 @@ by events the API writes) names a profile directly and is never stored.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from crm_common.events import Identity, stable_event_id
@@ -46,6 +50,11 @@ class ResolutionRaceError(TransientError):
     next attempt re-plans from what those commits left."""
 
 
+class ClaimLostError(ResolutionRaceError):
+    """An identifier this batch claimed was committed by another consumer meanwhile:
+    the batch's decisions are stale and it is applied again from its savepoint."""
+
+
 class UnresolvableIdentityError(PoisonError):
     """The planner found no record to use and nothing to create one with (a bug:
     retrying cannot help, so the event is dead-lettered with the identifiers)."""
@@ -59,6 +68,15 @@ def event_identifiers(event: object) -> tuple[list[Identifier], str | None]:
     return stored, (direct[0].value.partition(":")[2] if direct else None)
 
 
+def identifiers_in(batch: TenantBatch, event: object) -> tuple[list[Identifier], str | None]:
+    """:func:`event_identifiers`, computed once per event of the batch (the prefetch
+    and the event's effect both need them)."""
+    found = batch.identifiers.get(id(event))
+    if found is None:
+        found = batch.identifiers[id(event)] = event_identifiers(event)
+    return found
+
+
 def direct_identity(profile_id: str) -> Identity:
     """The identity of an event about a known profile (API writes)."""
     return Identity(external_ids={CRM_PLATFORM: profile_id})
@@ -69,15 +87,13 @@ async def resolve(batch: TenantBatch, event: object, occurred_at: datetime) -> P
 
     None when the event names nobody (no identifier, no direct profile id).
     """
-    ids, direct = event_identifiers(event)
+    ids, direct = identifiers_in(batch, event)
     if not ids and direct is None:
         return None
-    for _ in range(_ATTEMPTS):
-        profile = await _resolve_once(batch, ids, direct, occurred_at)
-        if profile is not None:
-            profile.seen_at(occurred_at)
-            return profile
-    raise ResolutionRaceError("identifiers kept moving while resolving")
+    profile = await _resolve_once(batch, ids, direct, occurred_at)
+    if profile is not None:
+        profile.seen_at(occurred_at)
+    return profile
 
 
 async def owners(batch: TenantBatch, event: object) -> list[Profile]:
@@ -85,7 +101,7 @@ async def owners(batch: TenantBatch, event: object) -> list[Profile]:
 
     Used by erasure and deletion, which must never create or merge records.
     """
-    ids, direct = event_identifiers(event)
+    ids, direct = identifiers_in(batch, event)
     strong = [i for i in ids if i.is_strong]
     found = await _owners(batch, strong)
     target = await batch.by_id(direct) if direct else None
@@ -114,19 +130,40 @@ async def _resolve_once(
         if not to_add:
             kinds = sorted(i.kind.value for i in wanted)
             raise UnresolvableIdentityError(f"every owner refused and nothing new: {kinds}")
-        return await _create(batch, to_add, occurred_at)
+        return _create(batch, to_add, occurred_at)
     assert plan.profile_id is not None
     survivor = batch.profiles[plan.profile_id]
     if plan.merged_ids:
         await merge(batch, survivor, [batch.profiles[m] for m in plan.merged_ids])
-    return survivor if await _claim(batch, survivor, to_add) else None
+    _claim(batch, survivor, to_add)
+    return survivor
+
+
+async def prefetch_owners(
+    batch: TenantBatch, ids: Sequence[Identifier], named: Collection[str]
+) -> None:
+    """Look up and lock the owners of every identifier of a batch, and the profiles
+    it names, at once (sorted, like every lock); remember the unowned identifiers."""
+    unique = list(dict.fromkeys(ids))
+    for _ in range(_ATTEMPTS):
+        unknown = [i for i in unique if i not in batch.owner and i not in batch.unowned]
+        seen = await records.owners_of(batch.session, batch.tenant_id, unknown)
+        batch.unowned.update(i for i in unknown if i not in seen)
+        await batch.lock(set(seen.values()) | set(named))
+        named = ()
+        moved = [i for i, pid in seen.items() if batch.owner.get(i) != pid]
+        if not moved:
+            return
+        batch.unowned.difference_update(moved)  # ask again: they changed hands
+    raise ResolutionRaceError("identifier owners kept moving")
 
 
 async def _owners(batch: TenantBatch, ids: Sequence[Identifier]) -> dict[str, Profile]:
     """Locked live owners of ``ids``, consistent with the identifiers as locked."""
     for _ in range(_ATTEMPTS):
-        unknown = [i for i in ids if i not in batch.owner]
+        unknown = [i for i in ids if i not in batch.owner and i not in batch.unowned]
         seen = await records.owners_of(batch.session, batch.tenant_id, unknown)
+        batch.unowned.update(i for i in unknown if i not in seen)
         await batch.lock(set(seen.values()))
         if all(batch.owner.get(i) == pid for i, pid in seen.items()):
             pids = {batch.owner[i] for i in ids if i in batch.owner}
@@ -134,44 +171,66 @@ async def _owners(batch: TenantBatch, ids: Sequence[Identifier]) -> dict[str, Pr
     raise ResolutionRaceError("identifier owners kept moving")
 
 
-async def _create(batch: TenantBatch, ids: list[Identifier], at: datetime) -> Profile | None:
+def _create(batch: TenantBatch, ids: list[Identifier], at: datetime) -> Profile:
     pid = str(uuid.uuid4())
-    await records.insert_profile(batch.session, batch.tenant_id, pid, at)
-    got = await records.claim_identifiers(batch.session, batch.tenant_id, pid, ids)
-    if got != set(ids):
-        # Another consumer took an identifier meanwhile: undo, then re-resolve.
-        await records.delete_profile(batch.session, batch.tenant_id, pid)
-        metrics.RACES.inc()
-        return None
     profile = Profile(
         profile_id=pid,
         created_at=at,
         version=0,
-        attributes=Attributes(),
+        stored_attributes={},
         permissions=Permissions(),
-        identifiers=set(ids),
+        identifiers=set(),
         traits={},
         changed=True,
         touched=True,
+        new=True,
+        parsed_attributes=Attributes(),
     )
     batch.profiles[pid] = profile
-    batch.owner.update({i: pid for i in ids})
+    _claim(batch, profile, ids)
     metrics.CREATED.inc()
     return profile
 
 
-async def _claim(batch: TenantBatch, profile: Profile, ids: list[Identifier]) -> bool:
+def _claim(batch: TenantBatch, profile: Profile, ids: list[Identifier]) -> None:
+    """Give ``ids`` (owned by nobody, as far as this batch knows) to ``profile``;
+    written by :func:`write_identity`, which finds out whether that still holds."""
     if not ids:
-        return True
-    got = await records.claim_identifiers(batch.session, batch.tenant_id, profile.profile_id, ids)
-    profile.identifiers |= got
-    batch.owner.update({i: profile.profile_id for i in got})
-    if got:
-        profile.changed = True
-    if got != set(ids):
+        return
+    for ident in ids:
+        batch.claims[ident] = profile.profile_id
+        batch.owner[ident] = profile.profile_id
+        batch.unowned.discard(ident)
+    profile.identifiers.update(ids)
+    profile.changed = True
+
+
+async def write_identity(batch: TenantBatch) -> None:
+    """Insert the batch's new profiles and claimed identifiers, one statement each.
+
+    Raises :class:`ClaimLostError` when another consumer committed one of the
+    claimed identifiers first (the unique key made this insert wait for it).
+    """
+    await records.insert_profiles(batch.session, batch.tenant_id, _all_new(batch))
+    wanted: dict[Identifier, str] = {}
+    for ident, pid in batch.claims.items():
+        owner = batch.live(pid)
+        held = batch.profiles.get(owner or "")
+        if held is not None and ident in held.identifiers:  # not erased since
+            wanted[ident] = held.profile_id
+    got = await records.claim_identifiers(batch.session, batch.tenant_id, wanted)
+    if len(got) != len(wanted):
         metrics.RACES.inc()
-        return False
-    return True
+        raise ClaimLostError("an identifier claimed by this batch was taken meanwhile")
+    batch.claims.clear()
+
+
+def _all_new(batch: TenantBatch) -> list[tuple[str, datetime, str | None]]:
+    """(id, created_at, merged_into) of every record created in this batch, aliases too."""
+    out: list[tuple[str, datetime, str | None]]
+    out = [(p.profile_id, p.created_at, None) for p in batch.profiles.values() if p.new]
+    out += [(pid, at, batch.live(pid)) for pid, at in batch.created_aliases.items()]
+    return out
 
 
 async def merge(batch: TenantBatch, survivor: Profile, merged: list[Profile]) -> None:
@@ -187,6 +246,8 @@ async def merge(batch: TenantBatch, survivor: Profile, merged: list[Profile]) ->
         survivor.deleted_at = _earliest(survivor.deleted_at, other.deleted_at)
         survivor.redacted_at = _earliest(survivor.redacted_at, other.redacted_at)
         batch.outgoing.append(_merged_event(batch, survivor.profile_id, other.profile_id))
+        if other.new:  # never written: its row is inserted as an alias at the end
+            batch.created_aliases[other.profile_id] = other.created_at
         del batch.profiles[other.profile_id]
         batch.alias[other.profile_id] = survivor.profile_id
         for ident in other.identifiers:
@@ -221,17 +282,14 @@ async def attach_to_holder(batch: TenantBatch, holder: Profile, event: object) -
     done had this event arrived first; identifiers nobody owns yet are
     attached (never a second customer id on a platform the survivor has one for).
     Returns the survivor (the holder, or an older anonymous record it joined).
+    Should another consumer commit one of those identifiers first (a checkout
+    creating its anonymous record), :func:`write_identity` finds out and the batch
+    is applied again, folding that record in too.
     """
-    ids, _ = event_identifiers(event)
-    for _ in range(_ATTEMPTS):
-        survivor = await _join_anonymous(batch, holder, ids)
-        unowned = [i for i in ids if i not in batch.owner and _fits(survivor, i)]
-        if await _claim(batch, survivor, unowned):
-            return survivor
-        # Another consumer claimed one of them meanwhile (a checkout creating its
-        # anonymous record): look again, and fold that record in too.
-        holder = survivor
-    raise ResolutionRaceError("identifiers kept moving while attaching to the holder")
+    ids, _ = identifiers_in(batch, event)
+    survivor = await _join_anonymous(batch, holder, ids)
+    _claim(batch, survivor, [i for i in ids if i not in batch.owner and _fits(survivor, i)])
+    return survivor
 
 
 async def _join_anonymous(batch: TenantBatch, holder: Profile, ids: list[Identifier]) -> Profile:

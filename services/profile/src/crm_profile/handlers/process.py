@@ -14,14 +14,15 @@ from crm_common.clock import clock_from_env
 from crm_common.kafka import Message
 from crm_profile import metrics
 from crm_profile.domain import RfmThresholds
+from crm_profile.handlers import identity
 from crm_profile.handlers.batch import TenantBatch
 from crm_profile.handlers.effects import apply_event
-from crm_profile.handlers.identity import event_identifiers
+from crm_profile.handlers.identity import ClaimLostError, ResolutionRaceError, identifiers_in
 from crm_profile.handlers.publish import finish
-from crm_profile.repository import records
 from crm_profile.repository import settings as settings_repo
 
 Clock = Callable[[], datetime]
+_ATTEMPTS = 8
 
 
 async def thresholds_of(session: AsyncSession, tenant_id: str) -> RfmThresholds:
@@ -36,8 +37,30 @@ async def thresholds_of(session: AsyncSession, tenant_id: str) -> RfmThresholds:
 async def apply_events(
     session: AsyncSession, tenant_id: str, events: Sequence[Any], now: datetime
 ) -> TenantBatch:
-    """Apply one tenant's events (in order) and enqueue the resulting profile events."""
-    batch = TenantBatch(session, tenant_id, now, await thresholds_of(session, tenant_id))
+    """Apply one tenant's events (in order) and enqueue the resulting profile events.
+
+    Inside a savepoint: when another consumer committed an identifier this batch
+    claimed (:class:`~crm_profile.handlers.identity.ClaimLostError`), the batch is
+    rolled back to it and applied again, seeing that commit.
+    """
+    thresholds = await thresholds_of(session, tenant_id)
+    for _ in range(_ATTEMPTS):
+        try:
+            async with session.begin_nested():
+                return await _apply_once(session, tenant_id, events, now, thresholds)
+        except ClaimLostError:
+            continue
+    raise ResolutionRaceError("identifiers kept being taken while applying the batch")
+
+
+async def _apply_once(
+    session: AsyncSession,
+    tenant_id: str,
+    events: Sequence[Any],
+    now: datetime,
+    thresholds: RfmThresholds,
+) -> TenantBatch:
+    batch = TenantBatch(session, tenant_id, now, thresholds)
     await _prefetch(batch, events)
     for event in events:
         await apply_event(batch, event)
@@ -46,15 +69,19 @@ async def apply_events(
 
 
 async def _prefetch(batch: TenantBatch, events: Sequence[Any]) -> None:
-    """Lock what the batch will need in a few round trips instead of one per event."""
-    wanted = {i for e in events for i in event_identifiers(e)[0]}
-    owners = await records.owners_of(batch.session, batch.tenant_id, wanted)
+    """Resolve and lock what the batch needs in a few statements, not a few per event:
+    every identifier's owner in one query (those nobody owns are remembered as
+    such), their profiles and the profiles events name locked in one, the orders and
+    contracts in one each, then the profiles holding those orders and contracts."""
+    wanted = [i for e in events for i in identifiers_in(batch, e)[0]]
     named = {getattr(e.data, "profile_id", None) for e in events if e.type.startswith("message.")}
-    await batch.lock(set(owners.values()) | {p for p in named if isinstance(p, str)})
+    await identity.prefetch_owners(batch, wanted, {p for p in named if isinstance(p, str)})
     order_ids = {e.data.order_id for e in events if e.type.startswith("order.")}
     await batch.hold_orders(order_ids)
     contracts = {e.data.contract_id for e in events if e.type.startswith("subscription.")}
     await batch.hold_subscriptions(contracts)
+    holders = [h.profile_id for h in (*batch.orders.values(), *batch.subscriptions.values())]
+    await batch.lock({p for p in holders if p is not None})
 
 
 class EventsHandler:

@@ -8,11 +8,20 @@ whose traits were recomputed gets ``traits_computed_at = batch.now`` (the
 refresher in :mod:`crm_profile.handlers.refresh` goes through here too).
 A profile whose RFM rank changed gets a ``rank_history`` row valid from
 ``batch.now`` (rank movement analytics).
+
+Set-wise: the batch's new records and identifier claims, each kind of fact, the
+timeline, the profiles and the outbox rows are written with one statement each
+(``unnest`` arrays, whatever the batch size), and traits are recomputed once per
+touched profile. ``profile.changed`` carries the typed snapshot (v2:
+:class:`~crm_common.events.downstream.ProfileTraits` and ``ProfileContact``),
+built from already validated values.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import orjson
 
 from crm_common.events import stable_event_id
 from crm_common.events.downstream import (
@@ -20,60 +29,70 @@ from crm_common.events.downstream import (
     ProfileActivityData,
     ProfileChanged,
     ProfileSnapshot,
+    ProfileTraits,
 )
 from crm_common.outbox import enqueue
 from crm_profile import metrics
 from crm_profile.config import PROFILES_TOPIC, SCHEMA
 from crm_profile.domain import (
+    Attributes,
     EngagementFact,
     OrderFact,
     SubscriptionFact,
     build_snapshot,
     compute_traits,
 )
-from crm_profile.domain.snapshot import contact_details
+from crm_profile.domain.snapshot import StoredAttributes, contact_details
 from crm_profile.handlers.batch import Profile, TenantBatch
-from crm_profile.handlers.identity import direct_identity
+from crm_profile.handlers.identity import direct_identity, write_identity
 from crm_profile.repository import due, rank_history, records
 from crm_profile.repository import facts as fact_repo
 from crm_profile.repository.facts import ProfileFacts
 
 
 async def finish(batch: TenantBatch) -> list[Any]:
-    """Write the batch back and enqueue its events; returns the events enqueued."""
+    """Write the batch back and enqueue its events; returns the events enqueued.
+
+    Set-wise: new records and claims, each kind of fact, the profiles and the outbox
+    are one statement each, and traits are recomputed once per touched profile.
+    """
+    await write_identity(batch)
     await _flush_facts(batch)
-    candidates = [p for p in batch.profiles.values() if p.touched or p.changed]
+    candidates = sorted(
+        (p for p in batch.profiles.values() if p.touched or p.changed), key=lambda p: p.profile_id
+    )
     stored = await fact_repo.facts_of(
         batch.session, batch.tenant_id, [p.profile_id for p in candidates]
     )
     rows: list[dict[str, Any]] = []
     events: list[Any] = list(batch.outgoing) + _activity_events(batch)
     ranks: list[tuple[str, str | None]] = []  # rank_history rows: only actual changes
-    for profile in sorted(candidates, key=lambda p: p.profile_id):
-        snapshot = snapshot_of(batch, profile, stored[profile.profile_id])
+    unchanged: list[str] = []
+    for profile in candidates:
+        traits = snapshot_of(batch, profile, stored[profile.profile_id])
+        snapshot = traits.model_dump(mode="json")
         if snapshot == profile.traits and not profile.changed:
+            unchanged.append(profile.profile_id)
             continue
         if snapshot.get("rfm_rank") != profile.traits.get("rfm_rank"):
             ranks.append((profile.profile_id, snapshot.get("rfm_rank")))
         profile.traits = snapshot
         profile.version += 1
         rows.append(_row(profile))
-        events.append(_changed_event(batch, profile))
-    await records.write_profiles(batch.session, batch.tenant_id, rows)
+        events.append(_changed_event(batch, profile, traits))
+    await records.write_profiles(batch.session, batch.tenant_id, rows, computed_at=batch.now)
     await rank_history.record(batch.session, batch.tenant_id, ranks, batch.now)
-    await due.mark_computed(
-        batch.session, batch.tenant_id, [p.profile_id for p in candidates], batch.now
-    )
+    await due.mark_computed(batch.session, batch.tenant_id, unchanged, batch.now)
     await enqueue(batch.session, SCHEMA, PROFILES_TOPIC, events)
     metrics.CHANGED.inc(len(rows))
     return events
 
 
-def snapshot_of(batch: TenantBatch, profile: Profile, facts: ProfileFacts) -> dict[str, Any]:
+def snapshot_of(batch: TenantBatch, profile: Profile, facts: ProfileFacts) -> ProfileTraits:
     traits = compute_traits(
-        [OrderFact.model_validate(f) for f in facts.orders],
+        _orders(batch, facts),
         [EngagementFact.model_validate(f) for f in facts.engagement],
-        [SubscriptionFact.model_validate(f) for f in facts.subscriptions],
+        _subscriptions(batch, facts),
         batch.now,
         batch.thresholds,
     )
@@ -82,7 +101,7 @@ def snapshot_of(batch: TenantBatch, profile: Profile, facts: ProfileFacts) -> di
         profile.rfm_rank_previous = previous
     return build_snapshot(
         traits,
-        profile.attributes,
+        _attributes_of(profile),
         profile.permissions,
         deleted=profile.deleted_at is not None,
         redacted=profile.redacted_at is not None,
@@ -90,12 +109,30 @@ def snapshot_of(batch: TenantBatch, profile: Profile, facts: ProfileFacts) -> di
     )
 
 
+def _orders(batch: TenantBatch, facts: ProfileFacts) -> list[OrderFact]:
+    """The profile's order facts; those this batch holds are taken as held (parsed)."""
+    out = []
+    for key, raw in facts.orders.items():
+        held = batch.orders.get(key)
+        out.append(held.fact if held is not None and held.fact else OrderFact.model_validate(raw))
+    return out
+
+
+def _subscriptions(batch: TenantBatch, facts: ProfileFacts) -> list[SubscriptionFact]:
+    out = []
+    for key, raw in facts.subscriptions.items():
+        held = batch.subscriptions.get(key)
+        fact = held.fact if held is not None and held.fact else None
+        out.append(fact or SubscriptionFact.model_validate(raw))
+    return out
+
+
 async def _flush_facts(batch: TenantBatch) -> None:
     orders = [
         {
             "order_id": h.key,
             "profile_id": batch.live(h.profile_id),
-            "fact": h.fact.model_dump(mode="json"),
+            "fact": h.fact.model_dump_json(),
             "placed_at": h.fact.details.placed_at if h.fact.details else None,
         }
         for h in batch.orders.values()
@@ -105,13 +142,17 @@ async def _flush_facts(batch: TenantBatch) -> None:
         {
             "contract_id": h.key,
             "profile_id": batch.live(h.profile_id),
-            "fact": h.fact.model_dump(mode="json"),
+            "fact": h.fact.model_dump_json(),
         }
         for h in batch.subscriptions.values()
         if h.dirty
     ]
     await fact_repo.write_orders(batch.session, batch.tenant_id, orders)
     await fact_repo.write_subscriptions(batch.session, batch.tenant_id, subs)
+    adopted = {k: batch.live(p) for k, p in batch.adopt.items()}
+    await fact_repo.adopt_timeline(
+        batch.session, batch.tenant_id, {k: p for k, p in adopted.items() if p is not None}
+    )
     for row in batch.engagement + batch.timeline:
         if row["profile_id"] is None:  # ownerless order event: its order's profile, if any
             held = batch.orders.get(row["summary"].get("order_id", ""))
@@ -133,28 +174,43 @@ def _row(profile: Profile) -> dict[str, Any]:
         "version": profile.version,
         "deleted_at": profile.deleted_at,
         "redacted_at": profile.redacted_at,
-        "attributes": profile.attributes.model_dump(mode="json"),
-        "permissions": profile.permissions.model_dump(mode="json"),
-        "traits": profile.traits,
+        "attributes": _attributes_json(profile),
+        "permissions": profile.permissions.model_dump_json(),
+        "traits": orjson.dumps(profile.traits).decode(),
         "rfm_rank_previous": profile.rfm_rank_previous,
     }
 
 
-def _changed_event(batch: TenantBatch, profile: Profile) -> ProfileChanged:
+def _attributes_of(profile: Profile) -> Attributes | StoredAttributes:
+    """The parsed attributes, or the stored JSON when nothing needed them parsed."""
+    if profile.parsed_attributes is not None:
+        return profile.parsed_attributes
+    return StoredAttributes(profile.stored_attributes)
+
+
+def _attributes_json(profile: Profile) -> str:
+    if profile.parsed_attributes is None:
+        return orjson.dumps(profile.stored_attributes).decode()
+    return profile.parsed_attributes.model_dump_json()
+
+
+def _changed_event(batch: TenantBatch, profile: Profile, traits: ProfileTraits) -> ProfileChanged:
+    """Built from validated parts without validating them again (``model_construct``)."""
     pid = profile.profile_id
-    return ProfileChanged(
+    snapshot = ProfileSnapshot.model_construct(
+        profile_id=pid,
+        version=profile.version,
+        traits=traits,
+        contact=contact_details(_attributes_of(profile)),
+    )
+    return ProfileChanged.model_construct(
         event_id=stable_event_id("profile.changed", batch.tenant_id, pid, str(profile.version)),
         tenant_id=batch.tenant_id,
         source="profile",
         occurred_at=batch.now,
         received_at=batch.now,
         identity=direct_identity(pid),
-        data=ProfileSnapshot(
-            profile_id=pid,
-            version=profile.version,
-            traits=profile.traits,
-            contact=contact_details(profile.attributes),
-        ),
+        data=snapshot,
     )
 
 
@@ -170,21 +226,22 @@ def _activity_events(batch: TenantBatch) -> list[ProfileActivity]:
         pid = row["profile_id"]
         if pid is None:
             continue
+        data = ProfileActivityData.model_construct(
+            profile_id=pid,
+            source_event_id=event.event_id,
+            source_type=event.type,
+            occurred_at=event.occurred_at,
+            data=event.data.model_dump(mode="json"),
+        )
         out.append(
-            ProfileActivity(
+            ProfileActivity.model_construct(
                 event_id=stable_event_id("profile.activity", batch.tenant_id, pid, event.event_id),
                 tenant_id=batch.tenant_id,
                 source="profile",
                 occurred_at=event.occurred_at,
                 received_at=batch.now,
                 identity=direct_identity(pid),
-                data=ProfileActivityData(
-                    profile_id=pid,
-                    source_event_id=event.event_id,
-                    source_type=event.type,
-                    occurred_at=event.occurred_at,
-                    data=event.data.model_dump(mode="json"),
-                ),
+                data=data,
             )
         )
     return out

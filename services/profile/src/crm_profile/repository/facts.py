@@ -6,14 +6,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, bindparam, column, select, text, update
+import orjson
+from sqlalchemy import Text, column, select, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import Table
 
 from crm_profile.config import SCHEMA
-from crm_profile.tables import engagement, orders, subscriptions, timeline
+from crm_profile.tables import engagement, orders, subscriptions
 
 
 @dataclass
@@ -60,91 +60,142 @@ async def _lock(
 
 
 async def write_orders(session: AsyncSession, tenant_id: str, rows: list[dict[str, Any]]) -> None:
-    """``rows``: order_id, profile_id, fact, placed_at."""
+    """``rows``: order_id, profile_id, fact (JSON text), placed_at; one statement."""
     if not rows:
         return
-    o = orders
-    stmt = (
-        update(o)
-        .where(o.c.tenant_id == tenant_id, o.c.order_id == bindparam("b_order_id"))
-        .values(
-            profile_id=bindparam("b_profile_id"),
-            fact=bindparam("b_fact"),
-            placed_at=bindparam("b_placed_at"),
-        )
+    rows = sorted(rows, key=lambda r: r["order_id"])
+    await session.execute(
+        text(
+            f'UPDATE "{SCHEMA}".orders AS o SET profile_id = u.p, fact = u.f::jsonb, '
+            "placed_at = u.t FROM unnest(CAST(:keys AS text[]), CAST(:pids AS text[]), "
+            "CAST(:facts AS text[]), CAST(:placed AS timestamptz[])) AS u(k, p, f, t) "
+            "WHERE o.tenant_id = :tenant_id AND o.order_id = u.k"
+        ),
+        {
+            "tenant_id": tenant_id,
+            "keys": [r["order_id"] for r in rows],
+            "pids": [r["profile_id"] for r in rows],
+            "facts": [r["fact"] for r in rows],
+            "placed": [r["placed_at"] for r in rows],
+        },
     )
-    await session.execute(stmt, [{f"b_{k}": v for k, v in r.items()} for r in rows])
 
 
 async def write_subscriptions(
     session: AsyncSession, tenant_id: str, rows: list[dict[str, Any]]
 ) -> None:
-    """``rows``: contract_id, profile_id, fact."""
+    """``rows``: contract_id, profile_id, fact (JSON text); one statement."""
     if not rows:
         return
-    s = subscriptions
-    stmt = (
-        update(s)
-        .where(s.c.tenant_id == tenant_id, s.c.contract_id == bindparam("b_contract_id"))
-        .values(profile_id=bindparam("b_profile_id"), fact=bindparam("b_fact"))
+    rows = sorted(rows, key=lambda r: r["contract_id"])
+    await session.execute(
+        text(
+            f'UPDATE "{SCHEMA}".subscriptions AS s SET profile_id = u.p, fact = u.f::jsonb '
+            "FROM unnest(CAST(:keys AS text[]), CAST(:pids AS text[]), CAST(:facts AS text[])) "
+            "AS u(k, p, f) WHERE s.tenant_id = :tenant_id AND s.contract_id = u.k"
+        ),
+        {
+            "tenant_id": tenant_id,
+            "keys": [r["contract_id"] for r in rows],
+            "pids": [r["profile_id"] for r in rows],
+            "facts": [r["fact"] for r in rows],
+        },
     )
-    await session.execute(stmt, [{f"b_{k}": v for k, v in r.items()} for r in rows])
 
 
 async def add_engagement(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Engagement facts are a set: a repeated event id is ignored."""
-    if rows:
-        await session.execute(pg_insert(engagement).on_conflict_do_nothing(), rows)
+    """Engagement facts are a set: a repeated event id is ignored. One statement."""
+    if not rows:
+        return
+    await session.execute(
+        text(
+            f'INSERT INTO "{SCHEMA}".engagement (tenant_id, event_id, profile_id, fact) '
+            "SELECT u.t, u.e, u.p, u.f::jsonb FROM unnest(CAST(:tenants AS text[]), "
+            "CAST(:events AS text[]), CAST(:pids AS text[]), CAST(:facts AS text[])) "
+            "AS u(t, e, p, f) ON CONFLICT DO NOTHING"
+        ),
+        {
+            "tenants": [r["tenant_id"] for r in rows],
+            "events": [r["event_id"] for r in rows],
+            "pids": [r["profile_id"] for r in rows],
+            "facts": [orjson.dumps(r["fact"]).decode() for r in rows],
+        },
+    )
 
 
 async def add_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(pg_insert(timeline).on_conflict_do_nothing(), rows)
-
-
-async def adopt_timeline(
-    session: AsyncSession, tenant_id: str, order_id: str, profile_id: str
-) -> None:
-    """Give an order's ownerless timeline entries (a refund before the order) to its profile."""
-    t = timeline
+    """Timeline rows (a repeated event id is ignored), one statement."""
+    if not rows:
+        return
     await session.execute(
-        update(t)
-        .where(
-            t.c.tenant_id == tenant_id,
-            t.c.profile_id.is_(None),
-            t.c.summary["order_id"].astext == order_id,
-        )
-        .values(profile_id=profile_id)
+        text(
+            f'INSERT INTO "{SCHEMA}".timeline (tenant_id, event_id, profile_id, type, '
+            "occurred_at, source, summary) SELECT u.t, u.e, u.p, u.k, u.o, u.s, u.m::jsonb "
+            "FROM unnest(CAST(:tenants AS text[]), CAST(:events AS text[]), "
+            "CAST(:pids AS text[]), CAST(:types AS text[]), CAST(:occurred AS timestamptz[]), "
+            "CAST(:sources AS text[]), CAST(:summaries AS text[])) AS u(t, e, p, k, o, s, m) "
+            "ON CONFLICT DO NOTHING"
+        ),
+        {
+            "tenants": [r["tenant_id"] for r in rows],
+            "events": [r["event_id"] for r in rows],
+            "pids": [r["profile_id"] for r in rows],
+            "types": [r["type"] for r in rows],
+            "occurred": [r["occurred_at"] for r in rows],
+            "sources": [r["source"] for r in rows],
+            "summaries": [orjson.dumps(r["summary"]).decode() for r in rows],
+        },
+    )
+
+
+async def adopt_timeline(session: AsyncSession, tenant_id: str, owners: dict[str, str]) -> None:
+    """Give orders' ownerless timeline entries (a refund before the order) to their
+    profiles, ``{order_id: profile_id}``, in one statement."""
+    if not owners:
+        return
+    keys = sorted(owners)
+    await session.execute(
+        text(
+            f'UPDATE "{SCHEMA}".timeline AS t SET profile_id = u.p FROM unnest('
+            "CAST(:keys AS text[]), CAST(:pids AS text[])) AS u(k, p) "
+            "WHERE t.tenant_id = :tenant_id AND t.profile_id IS NULL "
+            "AND t.summary ->> 'order_id' = u.k"
+        ),
+        {"tenant_id": tenant_id, "keys": keys, "pids": [owners[k] for k in keys]},
     )
 
 
 @dataclass
 class ProfileFacts:
-    orders: list[dict[str, Any]]
+    orders: dict[str, dict[str, Any]]  # order_id -> fact
     engagement: list[dict[str, Any]]
-    subscriptions: list[dict[str, Any]]
+    subscriptions: dict[str, dict[str, Any]]  # contract_id -> fact
 
 
 async def facts_of(
     session: AsyncSession, tenant_id: str, profile_ids: Collection[str]
 ) -> dict[str, ProfileFacts]:
     """Every stored fact of the given profiles, in three queries."""
-    out = {pid: ProfileFacts([], [], []) for pid in profile_ids}
+    out = {pid: ProfileFacts({}, [], {}) for pid in profile_ids}
     if not profile_ids:
         return out
-    ids = list(profile_ids)
-    for table, attr in (
-        (orders, "orders"),
-        (engagement, "engagement"),
-        (subscriptions, "subscriptions"),
-    ):
+    ids = sorted(profile_ids)
+    for table, key in ((orders, orders.c.order_id), (subscriptions, subscriptions.c.contract_id)):
         rows = await session.execute(
-            select(table.c.profile_id, table.c.fact).where(
+            select(table.c.profile_id, key, table.c.fact).where(
                 table.c.tenant_id == tenant_id,
                 table.c.profile_id.in_(ids),
                 table.c.fact.is_not(None),
             )
         )
         for r in rows:
-            getattr(out[r.profile_id], attr).append(r.fact)
+            found = out[r.profile_id]
+            (found.orders if table is orders else found.subscriptions)[r[1]] = r.fact
+    rows = await session.execute(
+        select(engagement.c.profile_id, engagement.c.fact).where(
+            engagement.c.tenant_id == tenant_id, engagement.c.profile_id.in_(ids)
+        )
+    )
+    for r in rows:
+        out[r.profile_id].engagement.append(r.fact)
     return out

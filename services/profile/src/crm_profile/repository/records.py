@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_profile.domain import Identifier, IdentifierKind
@@ -95,52 +94,51 @@ async def identifiers_of_profiles(
     return out
 
 
-async def insert_profile(
-    session: AsyncSession, tenant_id: str, profile_id: str, created_at: datetime
+async def insert_profiles(
+    session: AsyncSession, tenant_id: str, rows: Sequence[tuple[str, datetime, str | None]]
 ) -> None:
+    """Insert new records, ``(profile_id, created_at, merged_into)``, in one statement."""
+    if not rows:
+        return
+    ids, created, merged = (list(col) for col in zip(*sorted(rows), strict=True))
     await session.execute(
-        profiles.insert().values(
-            tenant_id=tenant_id, profile_id=profile_id, created_at=created_at, version=0
-        )
+        text(
+            'INSERT INTO "profile".profiles (tenant_id, profile_id, created_at, version, '
+            "merged_into) SELECT :tenant_id, u.p, u.c, 0, u.m "
+            "FROM unnest(CAST(:ids AS text[]), CAST(:created AS timestamptz[]), "
+            "CAST(:merged AS text[])) AS u(p, c, m)"
+        ),
+        {"tenant_id": tenant_id, "ids": ids, "created": created, "merged": merged},
     )
-
-
-async def delete_profile(session: AsyncSession, tenant_id: str, profile_id: str) -> None:
-    """Undo a creation that lost a race (its identifiers were taken meanwhile)."""
-    i, p = identifiers, profiles
-    await session.execute(delete(i).where(i.c.tenant_id == tenant_id, i.c.profile_id == profile_id))
-    await session.execute(delete(p).where(p.c.tenant_id == tenant_id, p.c.profile_id == profile_id))
 
 
 async def claim_identifiers(
-    session: AsyncSession, tenant_id: str, profile_id: str, wanted: Sequence[Identifier]
+    session: AsyncSession, tenant_id: str, wanted: Mapping[Identifier, str]
 ) -> set[Identifier]:
-    """Insert identifiers for ``profile_id``; return those it got (others were taken).
+    """Insert ``identifier -> profile_id`` rows; return those inserted (others were taken).
 
-    A conflicting row inserted by a concurrent transaction makes PostgreSQL wait
-    for that transaction, so a loser sees the winner's row on its next query.
+    One statement, in (kind, value) order so that concurrent claims lock alike. A
+    conflicting row inserted by a concurrent transaction makes PostgreSQL wait for
+    that transaction, so a loser sees the winner's row on its next query.
     """
     if not wanted:
         return set()
-    i = identifiers
-    stmt = (
-        pg_insert(i)
-        .values(
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "kind": w.kind.value,
-                    "value": w.value,
-                    "profile_id": profile_id,
-                    "created_at": func.now(),
-                }
-                for w in sorted(wanted, key=Identifier.sort_key)
-            ]
-        )
-        .on_conflict_do_nothing()
-        .returning(i.c.kind, i.c.value)
+    order = sorted(wanted, key=lambda i: (i.kind.value, i.value))
+    rows = await session.execute(
+        text(
+            'INSERT INTO "profile".identifiers (tenant_id, kind, value, profile_id, created_at) '
+            "SELECT :tenant_id, u.k, u.v, u.p, now() FROM unnest(CAST(:kinds AS text[]), "
+            "CAST(:vals AS text[]), CAST(:pids AS text[])) WITH ORDINALITY AS u(k, v, p, n) "
+            "ORDER BY u.n ON CONFLICT DO NOTHING RETURNING kind, value"
+        ),
+        {
+            "tenant_id": tenant_id,
+            "kinds": [i.kind.value for i in order],
+            "vals": [i.value for i in order],
+            "pids": [wanted[i] for i in order],
+        },
     )
-    return {_ident(r.kind, r.value) for r in await session.execute(stmt)}
+    return {_ident(r.kind, r.value) for r in rows}
 
 
 async def merge_into(
@@ -179,27 +177,46 @@ async def delete_identifiers(
     )
 
 
-async def write_profiles(session: AsyncSession, tenant_id: str, rows: list[dict[str, Any]]) -> None:
-    """Update changed profiles in one round trip (``rows`` keyed like the columns)."""
+_WRITE_PROFILES = text(
+    'UPDATE "profile".profiles AS p SET created_at = u.created_at, version = u.version, '
+    "deleted_at = u.deleted_at, redacted_at = u.redacted_at, attributes = u.attributes::jsonb, "
+    "permissions = u.permissions::jsonb, traits = u.traits::jsonb, "
+    "rfm_rank_previous = u.rfm_rank_previous, traits_computed_at = "
+    "coalesce(CAST(:computed_at AS timestamptz), p.traits_computed_at), updated_at = now() "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:created_at AS timestamptz[]), "
+    "CAST(:version AS bigint[]), CAST(:deleted_at AS timestamptz[]), "
+    "CAST(:redacted_at AS timestamptz[]), CAST(:attributes AS text[]), "
+    "CAST(:permissions AS text[]), CAST(:traits AS text[]), CAST(:rfm_rank_previous AS text[])) "
+    "AS u(profile_id, created_at, version, deleted_at, redacted_at, attributes, permissions, "
+    "traits, rfm_rank_previous) "
+    "WHERE p.tenant_id = :tenant_id AND p.profile_id = u.profile_id"
+)
+_PROFILE_COLUMNS = (
+    "created_at",
+    "version",
+    "deleted_at",
+    "redacted_at",
+    "attributes",
+    "permissions",
+    "traits",
+    "rfm_rank_previous",
+)
+
+
+async def write_profiles(
+    session: AsyncSession,
+    tenant_id: str,
+    rows: list[dict[str, Any]],
+    computed_at: datetime | None = None,
+) -> None:
+    """Update changed profiles in one statement (``rows`` keyed like the columns, JSON
+    columns as JSON text); ``computed_at`` also sets ``traits_computed_at``."""
     if not rows:
         return
-    p = profiles
-    stmt = (
-        update(p)
-        .where(p.c.tenant_id == tenant_id, p.c.profile_id == bindparam("b_profile_id"))
-        .values(
-            created_at=bindparam("b_created_at"),
-            version=bindparam("b_version"),
-            deleted_at=bindparam("b_deleted_at"),
-            redacted_at=bindparam("b_redacted_at"),
-            attributes=bindparam("b_attributes"),
-            permissions=bindparam("b_permissions"),
-            traits=bindparam("b_traits"),
-            rfm_rank_previous=bindparam("b_rfm_rank_previous"),
-            updated_at=func.now(),
-        )
-    )
-    await session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+    rows = sorted(rows, key=lambda r: r["profile_id"])
+    params: dict[str, Any] = {c: [r[c] for r in rows] for c in _PROFILE_COLUMNS}
+    params |= {"tenant_id": tenant_id, "ids": [r["profile_id"] for r in rows]}
+    await session.execute(_WRITE_PROFILES, params | {"computed_at": computed_at})
 
 
 async def erase_tenant(session: AsyncSession, tenant_id: str) -> None:

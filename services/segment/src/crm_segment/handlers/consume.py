@@ -109,14 +109,15 @@ async def _apply_changes(work: TenantWork, changed: list[ProfileChanged]) -> Non
         if old is not None and old.version >= snap.version:
             work.known[pid] = old
             continue
-        writes.append((pid, snap.version, snap.traits))
+        traits = snap.traits.as_stored()  # the typed snapshot as the read model keeps it
+        writes.append((pid, snap.version, traits))
         work.known[pid] = StoredProfile(
-            pid, snap.traits, snap.version, old.next_change_at if old else None, False
+            pid, traits, snap.version, old.next_change_at if old else None, False
         )
         if old is None or old.merge_pending:
             work.touch(pid, "profile.changed", full=True)
         else:
-            affected = work.catalog.by_fields(_changed_keys(old.traits, snap.traits))
+            affected = work.catalog.by_fields(_changed_keys(old.traits, traits))
             work.touch(pid, "profile.changed", segments=affected)
     await profile_repo.save_snapshots(work.session, work.tenant_id, writes, work.now)
 
