@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from profile_events import customer, ident, new_tenant, placed, refunded
@@ -256,3 +258,44 @@ async def test_rfm_settings_and_export(world) -> None:
     assert export["attributes"]["email"] == "taro@example.com"
     assert [o["order_id"] for o in export["orders"]] == ["t-2", "t-1"]
     assert len(export["timeline"]) == 4
+
+
+async def test_bulk_export_streams_every_profile_as_ndjson(world) -> None:
+    client = _client(world)
+    response = await client.get("/v1/profiles/export")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert [line["profile_id"] for line in lines] == sorted([world["taro"], world["hana"]])
+    taro = next(line for line in lines if line["profile_id"] == world["taro"])
+    assert taro["identifiers"] == [
+        {"kind": "email", "value": "taro@example.com"},
+        {"kind": "external_id", "value": "shopify:555"},
+        {"kind": "phone", "value": "+819012345678"},
+    ]
+    assert (taro["traits"]["orders_count"], taro["traits"]["total_spent"]) == (2, "7500")
+    assert (taro["deleted"], taro["redacted"], taro["version"] >= 1) == (False, False, True)
+    # Each line's cursor resumes after it; limit cuts the stream.
+    rest = await client.get("/v1/profiles/export", params={"cursor": lines[0]["cursor"]})
+    assert [json.loads(line)["profile_id"] for line in rest.text.splitlines()] == [
+        lines[1]["profile_id"]
+    ]
+    first = await client.get("/v1/profiles/export", params={"limit": 1})
+    assert [json.loads(line) for line in first.text.splitlines()] == lines[:1]
+    bad = await client.get("/v1/profiles/export", params={"cursor": "AA"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"][0]["path"] == "query.cursor"
+
+
+async def test_bulk_export_needs_the_consoles_admin_role(world) -> None:
+    def console(role: str) -> httpx.AsyncClient:
+        token = mint(dev_key("profile"), audience="profile", tenant_id=world["tenant"], role=role)
+        return _client(world, Authorization=f"Bearer {token}")
+
+    assert (await console("viewer").get("/v1/profiles/export")).status_code == 403
+    assert (await console("marketer").get("/v1/profiles/export")).status_code == 403
+    admin = await console("admin").get("/v1/profiles/export")
+    assert admin.status_code == 200
+    assert len(admin.text.splitlines()) == 2
+    stranger = httpx.AsyncClient(base_url=world["svc"].url)
+    assert (await stranger.get("/v1/profiles/export")).status_code == 401

@@ -54,6 +54,7 @@ POLICY = RoutePolicy(
     routes={
         "DELETE /v1/profiles/{profile_id}": "admin",  # erasure
         "GET /v1/profiles/{profile_id}/export": "admin",  # a person's whole record
+        "GET /v1/profiles/export": "admin",  # every profile with its identifiers
         "PUT /v1/settings/rfm": "admin",
     }
 )

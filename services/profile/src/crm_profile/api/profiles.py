@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from crm_common.errors import ApiError
 from crm_common.inputs import Amount, Instant, Int32
@@ -13,11 +14,13 @@ from crm_profile.api.deps import CallerDep, IdempotencyKey, NowDep, SessionDep, 
 from crm_profile.domain.identity import email_identifier, external_id, phone_identifier
 from crm_profile.handlers import commands, views
 from crm_profile.handlers.commands import ProfilePatch
+from crm_profile.handlers.export import export_lines
 from crm_profile.repository import reads
 from crm_profile.repository.reads import SearchFilters
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 Limit = Annotated[int, Query(ge=1, le=500)]
+NDJSON = "application/x-ndjson"
 
 
 @router.get("", summary="Look profiles up by email, phone or platform customer id")
@@ -112,6 +115,25 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 
 def _summary(row: Any) -> dict[str, Any]:
     return {"profile_id": row.profile_id, "version": row.version, "traits": row.traits}
+
+
+@router.get(
+    "/export",
+    summary="Every live profile of the tenant with identifiers and traits (NDJSON)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {NDJSON: {}}}},
+)
+async def export_all(
+    request: Request,
+    caller: CallerDep,
+    cursor: str | None = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> StreamingResponse:
+    """One JSON object per line, by profile id; each line's ``cursor`` resumes after it."""
+    after = views.decode_cursor(cursor, 1)[0] if cursor else None
+    db = request.app.state.runtime.db
+    lines = export_lines(db, caller.tenant_id, after, limit)
+    return StreamingResponse(lines, media_type=NDJSON)
 
 
 @router.get("/{profile_id}", summary="One profile (an alias id answers with the survivor)")

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Numeric, Select, select, tuple_
+from sqlalchemy import DateTime, Integer, Numeric, Select, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,6 +115,37 @@ def _filtered(stmt: Select[Any], f: SearchFilters) -> Select[Any]:
     if not f.include_deleted:
         stmt = stmt.where(profiles.c.deleted_at.is_(None))
     return stmt
+
+
+_EXPORT_PAGE = text(
+    """
+    SELECT p.profile_id, jsonb_build_object(
+        'profile_id', p.profile_id, 'version', p.version,
+        'created_at', p.created_at, 'updated_at', p.updated_at,
+        'deleted', p.deleted_at IS NOT NULL, 'redacted', p.redacted_at IS NOT NULL,
+        'identifiers', coalesce((
+            SELECT jsonb_agg(jsonb_build_object('kind', i.kind, 'value', i.value)
+                             ORDER BY i.kind, i.value)
+            FROM "profile".identifiers AS i
+            WHERE i.tenant_id = p.tenant_id AND i.profile_id = p.profile_id), '[]'::jsonb),
+        'traits', p.traits)::text
+    FROM "profile".profiles AS p
+    WHERE p.tenant_id = :tenant_id AND p.merged_into IS NULL
+      AND (CAST(:after AS text) IS NULL OR p.profile_id > CAST(:after AS text))
+    ORDER BY p.profile_id
+    LIMIT :limit
+    """
+)
+
+
+async def export_page(
+    session: AsyncSession, tenant_id: str, after: str | None, limit: int
+) -> list[tuple[str, str]]:
+    """``(profile_id, JSON text)`` of up to ``limit`` live profiles after ``after``, by id."""
+    rows = await session.execute(
+        _EXPORT_PAGE, {"tenant_id": tenant_id, "after": after, "limit": limit}
+    )
+    return [(r[0], r[1]) for r in rows]
 
 
 async def timeline_page(
