@@ -18,7 +18,8 @@ SERVICES = ("ingest", "profile", "segment", "messaging", "dashboard")
 # Processes `up` runs: ingest's webhook front (role "api": it answers and queues
 # CSV imports) runs apart from its normalizer, outbox relay and import worker (role
 # "worker"), so answers to cart platforms never queue behind batch work; the other
-# services run both roles in one process.
+# services run both roles in one process. `INGEST_WORKERS=2 make up` serves the front
+# from two processes on port 8001 (uvicorn workers; make down stops the group).
 PROCESSES = ("ingest", "ingest-worker", "profile", "segment", "messaging", "dashboard")
 _ROLES = {"ingest": "api", "ingest-worker": "worker"}
 
@@ -54,6 +55,10 @@ def start(p: Paths, name: str, secrets: dict[str, str] | None = None) -> bool:
     env[f"{service.upper()}_PORT"] = str(port_of(name))
     if name in _ROLES:
         env[f"{service.upper()}_ROLE"] = _ROLES[name]
+    if name.endswith("-worker"):
+        # <SERVICE>_WORKERS sizes the HTTP front (uvicorn worker processes on one port);
+        # the consumers and relays run in one worker-role process.
+        env[f"{service.upper()}_WORKERS"] = "1"
     if service == "dashboard":  # served over plain http on 127.0.0.1 by `make up`
         env.setdefault("DASHBOARD_COOKIE_SECURE", "false")
     procs.spawn(

@@ -93,6 +93,11 @@ class ServiceSettings(BaseSettings):
     # queue behind batch work; "worker": consumers and relays, HTTP for probes only;
     # "all": both in one process (tests, small installs).
     role: Literal["all", "api", "worker"] = "all"
+    # uvicorn worker processes sharing the port (``<SERVICE>_WORKERS``): each runs
+    # the whole lifespan, so >1 is meant for role "api" (an HTTP front: a producer and
+    # a database pool per process, nothing else); in "all" or "worker" each process is
+    # a full replica (consumers split the partitions, relays elect one publisher).
+    workers: int = Field(default=1, ge=1, le=32)
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     dedup_retention_days: int = Field(default=14, ge=1)
     # Largest request body any route of the service takes (crm_common.bodylimits);

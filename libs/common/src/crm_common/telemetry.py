@@ -1,8 +1,24 @@
-"""Prometheus metrics shared by the plumbing (each service adds its own)."""
+"""Prometheus metrics shared by the plumbing (each service adds its own).
+
+A service served by several worker processes (``<SERVICE>_WORKERS``) keeps its
+metrics in ``PROMETHEUS_MULTIPROC_DIR`` (made by ``serve`` before the workers start),
+and :func:`exposition` adds every worker's up, whichever one answers ``/metrics``.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 CONSUMED = Counter("crm_consumer_records_total", "Records consumed", ["consumer"])
 DUPLICATES = Counter(
@@ -26,12 +42,34 @@ CONSUMER_BATCH_SECONDS = Histogram(
     ["consumer"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-CONSUMER_LAG = Gauge("crm_consumer_lag_records", "Records behind the high watermark", ["consumer"])
+# Several workers of one service: lag adds up over the partitions each was assigned;
+# the outbox backlog is one table, the latest count wins.
+CONSUMER_LAG = Gauge(
+    "crm_consumer_lag_records",
+    "Records behind the high watermark",
+    ["consumer"],
+    multiprocess_mode="livesum",
+)
 OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Outbox rows published", ["schema"])
-OUTBOX_PENDING = Gauge("crm_outbox_pending_rows", "Outbox rows not yet published", ["schema"])
+OUTBOX_PENDING = Gauge(
+    "crm_outbox_pending_rows",
+    "Outbox rows not yet published",
+    ["schema"],
+    multiprocess_mode="livemostrecent",
+)
 HTTP_SECONDS = Histogram(
     "crm_http_request_seconds",
     "HTTP answer time",
     ["service", "route", "method", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+def exposition() -> bytes:
+    """The Prometheus text of this process, or of all the service's worker processes
+    when it runs several (:data:`MULTIPROCESS_DIR` set)."""
+    if not os.environ.get(MULTIPROCESS_DIR):
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
