@@ -10,18 +10,19 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from crm_common.outbox import OutboxRelay
 from crm_common.plumbing import Retention
 from crm_common.service import Runtime, create_service_app
 from crm_ingest.api import admin, errors, events, imports, webhooks
-from crm_ingest.config import SCHEMA, Settings
+from crm_ingest.config import SCHEMA, TENANTS_TOPIC, Settings
 from crm_ingest.context import IngestContext
 from crm_ingest.erasure import build_erasure_consumer
 from crm_ingest.handlers import ratelimit, tenants
 from crm_ingest.importer import ImportWorker
 from crm_ingest.normalizer import build_normalizer
-from crm_ingest.shopcache import ShopCache
+from crm_ingest.shopcache import ShopCache, TenantWatcher
 from crm_ingest.tables import accepted_events
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Shopify webhooks, generic cart events and CSV imports onto Kafka.",
         routers=[webhooks.router, events.router, imports.router, admin.router],
         setup=_setup,
+        doors=[Middleware(webhooks.ShopifyWebhookDoor)],
     )
     errors.install(app)
     return app
@@ -46,13 +48,19 @@ async def _setup(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     settings: Settings = runtime.settings
     service = settings.service
     worker = ImportWorker(runtime.db, service)
+    shops = ShopCache(runtime.db, service.tenant_cache_seconds, service.tenant_cache_max_seconds)
     ctx = IngestContext(
         settings=settings,
         db=runtime.db,
         producer=runtime.producer,
-        shops=ShopCache(runtime.db, service.tenant_cache_seconds),
+        shops=shops,
         imports=worker,
     )
+    # Every role answers webhooks: each process follows tenant changes for its cache.
+    watcher = TenantWatcher(
+        shops, settings.kafka.bootstrap_servers, settings.kafka.topic(TENANTS_TOPIC)
+    )
+    watcher.start()
     runtime.extras["ingest"] = ctx
     runtime.consumers.append(build_normalizer(runtime.db, runtime.producer, settings.kafka))
     runtime.consumers.append(build_erasure_consumer(runtime.db, runtime.producer, settings.kafka))
@@ -62,7 +70,10 @@ async def _setup(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     )
     if service.role != "api":  # an API-only process queues imports; workers run them
         runtime.background.append(asyncio.create_task(_maintain(ctx)))
-    yield
+    try:
+        yield
+    finally:
+        await watcher.stop()
     await worker.stop()
 
 

@@ -36,7 +36,11 @@ class IngestService(ServiceSettings):
     max_import_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024)
     # Each route bounds its own body (the three limits above); no service-wide cap.
     max_body_bytes: int | None = None
+    # The shop cache (crm_ingest.shopcache): entries live until crm.tenants.v1 says
+    # their tenant changed, read again after tenant_cache_max_seconds at the latest,
+    # and after tenant_cache_seconds while the topic is not being followed.
     tenant_cache_seconds: float = Field(default=5.0, ge=0)
+    tenant_cache_max_seconds: float = Field(default=60.0, ge=0)
     rate_limit_per_second: int = Field(default=100, ge=1)
     import_spool_dir: Path = Path("/tmp/crm-ingest-spool")
     import_batch_rows: int = Field(default=1000, ge=1)

@@ -9,9 +9,9 @@ topic is refused with 401, whoever signed it."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +41,31 @@ AFTER_UNINSTALL = frozenset(
 uninstall."""
 
 
+class _SampledLog:
+    """A warning per ignored topic at most every ``every`` seconds (the counter
+    ``crm_ingest_webhooks_ignored_total`` has them all): a shop subscribed to a topic we
+    do not map would otherwise put a log line in front of every answer."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def note(self, topic: str, tenant_id: str) -> None:
+        now = time.monotonic()
+        last, skipped = self._last.get(topic, (-self.every, 0))
+        if now - last < self.every:
+            self._last[topic] = (last, skipped + 1)
+            return
+        if len(self._last) >= 1000:
+            self._last.clear()
+        self._last[topic] = (now, 0)
+        extra = {"topic": topic, "tenant_id": tenant_id, "not_logged_since": skipped}
+        log.warning("ignored webhook topic", extra=extra)
+
+
+_IGNORED_LOG = _SampledLog()
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One POST as received: the X-Shopify-* headers (lower-cased names) and the body."""
@@ -64,7 +89,7 @@ async def receive_shopify(ctx: IngestContext, delivery: Delivery) -> str:
         raise Unauthorized("shop disconnected: the app was uninstalled", "shop_disconnected")
     if topic not in _SUPPORTED:
         metrics.IGNORED_TOPICS.labels(topic).inc()
-        log.warning("ignored webhook topic", extra={"topic": topic, "tenant_id": tenant.tenant_id})
+        _IGNORED_LOG.note(topic, tenant.tenant_id)
         return "ignored"
     record = _record(delivery, tenant, topic, webhook_id)
     await ctx.producer.send(
@@ -102,7 +127,7 @@ async def _verified_tenant(ctx: IngestContext, delivery: Delivery) -> ShopTenant
 
 def sign(body: bytes, secret: str) -> str:
     """Shopify's X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return base64.b64encode(hmac.digest(secret.encode(), body, "sha256")).decode()
 
 
 def verify_signature(body: bytes, signature: str, secrets: tuple[str, ...]) -> bool:
