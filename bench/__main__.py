@@ -23,7 +23,7 @@ from bench.common import BenchEnv, Row, as_dicts
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-STAGES = ("ingest", "front", "profile", "segment", "messaging")
+STAGES = ("ingest", "front", "profile", "segment", "messaging", "history")
 
 
 async def main(only: set[str]) -> list[Row]:

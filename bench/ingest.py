@@ -2,16 +2,30 @@
 as a ratio to the same-run raw Kafka produce limit (the webhook front and its peer are
 the ``front`` stage, bench/front.py).
 
-Runs the real service as a subprocess against the bench database and topic prefix.
+Runs the real service as subprocesses (front, role ``api``; worker: normalizer, relay,
+import worker) against the bench database and topic prefix.
+
+* ``generic_batch_events``: ``scale(30)`` batches of 1,000 ``order.placed`` posted
+  by 4 clients to ``/v1/events/batch``, from the first request to the last answer.
+* ``normalizer_events``: ``scale(10,000)`` raw Shopify records (the load generator's
+  shop) produced to ``crm.raw.v1``; events/s until every fact they tell (one event
+  per fact, as the normalizer publishes them) is read back from ``crm.events.v1``.
+* ``csv_import_rows``: an orders export of ``BENCH_CSV_ROWS`` rows (default
+  ``scale(200,000)``; :mod:`bench.orders_csv`, Shift_JIS, one line item per row)
+  from the upload until the import is ``completed``; ``csv_customers_rows`` the same
+  for a customers file of half as many rows. The RSS rows are the front's and the
+  worker's before and at their peak during the orders import.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +36,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import BenchEnv, Row, scale
+from bench.orders_csv import write_history
 from crm_common.kafka import Producer
 from crm_ingest.loadgen_shop import Shop
 from crm_ingest.raw_record import RawRecord
@@ -146,7 +161,8 @@ async def _batches(url: str, tenant: dict[str, Any], limit: float) -> list[Row]:
 
 
 async def _drained(url: str) -> None:
-    """Wait until the normalizer has no lag and the outbox nothing pending."""
+    """Wait until the normalizer has no lag and the outbox nothing pending (``url``:
+    the worker, where they run; the front has neither gauge)."""
     deadline = time.monotonic() + 300
     async with httpx.AsyncClient(timeout=30) as client:
         while time.monotonic() < deadline:
@@ -165,8 +181,8 @@ def _gauge(text: str, name: str) -> float | None:
     return None
 
 
-async def _normalizer(env: BenchEnv, url: str, limit: float) -> list[Row]:
-    await _drained(url)
+async def _normalizer(env: BenchEnv, worker_url: str, limit: float) -> list[Row]:
+    await _drained(worker_url)
     records, expected = _raw_records(scale(10_000))
     topic = env.kafka.topic("crm.events.v1")
     reader = AIOKafkaConsumer(bootstrap_servers=env.kafka.bootstrap_servers, group_id=None)
@@ -181,8 +197,10 @@ async def _normalizer(env: BenchEnv, url: str, limit: float) -> list[Row]:
         started = time.perf_counter()
         raw_topic = env.kafka.topic("crm.raw.v1")
         await producer.send_many((raw_topic, key, value, None) for key, value in records)
-        seen = 0
+        seen, deadline = 0, time.monotonic() + 600
         while seen < expected:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"normalizer: {seen} of {expected} events in 600 s")
             batches = await reader.getmany(timeout_ms=1000, max_records=10_000)
             seen += sum(
                 1 for rs in batches.values() for r in rs if b'"tenant_id":"bench-norm"' in r.value
@@ -195,11 +213,15 @@ async def _normalizer(env: BenchEnv, url: str, limit: float) -> list[Row]:
 
 
 def _raw_records(count: int) -> tuple[list[tuple[str, bytes]], int]:
+    """``count`` raw records of a shop's history, and how many events the normalizer
+    publishes for them: one per fact (a customer restated unchanged by a later
+    webhook is the same fact, published once)."""
+    from crm_ingest.domain.facts import first_news, tellings
     from crm_ingest.normalizer import make_decoder
 
     decode = make_decoder()
     history = Shop(11, customers=max(1, count // 3), days=365).webhooks()[:count]
-    records, expected = [], 0
+    records, facts = [], []
     for i, w in enumerate(history):
         record = RawRecord(
             tenant_id="bench-norm",
@@ -213,12 +235,13 @@ def _raw_records(count: int) -> tuple[list[tuple[str, bytes]], int]:
             headers={},
         )
         value = record.to_bytes()
-        expected += len(decode(value).events)
+        facts += [tellings(e, e.received_at) for e in decode(value).events]
         records.append((f"bench-norm:{i % 500}", value))
-    return records, expected
+    every_id = {e.event_id for group in facts for e in group}
+    return records, len(first_news(facts, every_id))
 
 
-def _csv(rows: int) -> bytes:
+def _customers_csv(rows: int) -> bytes:
     lines = ["会員ID,メールアドレス,姓,名,電話番号,都道府県,郵便番号"]
     for i in range(rows):
         lines.append(f"C{i},user{i}@example.jp,山田,太郎,090{i:08d},東京都,100-0001")
@@ -233,22 +256,19 @@ def _rss_mb(pid: int, field: str) -> float:
     return float("nan")
 
 
-async def _csv_import(
-    url: str, tenant: dict[str, Any], limit: float, pids: dict[str, int]
-) -> list[Row]:
-    """One customers CSV (``BENCH_CSV_ROWS``, default scale(200,000)) through the API.
+async def _import(url: str, tenant: dict[str, Any], kind: str, path: Path) -> tuple[Any, float]:
+    """Upload ``path`` (streamed) and wait for the import; its report and rows/s."""
+    headers = {"Authorization": f"Bearer {tenant['api_key']}", "X-Cart-Platform": "makeshop"}
 
-    The memory rows show that the import streams: the worker's peak RSS after the
-    import next to its RSS before it (a file loaded whole would add its size).
-    """
-    rows = int(os.environ.get("BENCH_CSV_ROWS", scale(200_000)))
-    data = _csv(rows)
-    before = {name: _rss_mb(pid, "VmRSS") for name, pid in pids.items()}
-    headers = {"Authorization": f"Bearer {tenant['api_key']}"}
-    async with httpx.AsyncClient(timeout=300) as client:
+    async def chunks() -> Any:
+        with path.open("rb") as f:
+            while chunk := await asyncio.to_thread(f.read, 1024 * 1024):
+                yield chunk
+
+    async with httpx.AsyncClient(timeout=600) as client:
         started = time.perf_counter()
         created = await client.post(
-            f"{url}/v1/imports?kind=customers", content=data, headers=headers
+            f"{url}/v1/imports?kind={kind}&encoding=shift_jis", content=chunks(), headers=headers
         )
         import_id = created.json()["import_id"]
         while True:
@@ -259,16 +279,47 @@ async def _csv_import(
         rate = report["progress"]["rows_read"] / (time.perf_counter() - started)
     if report["status"] != "completed":
         raise RuntimeError(f"bench import failed: {report['error']}")
+    return report, rate
+
+
+async def _csv_import(
+    url: str, tenant: dict[str, Any], limit: float, pids: dict[str, int]
+) -> list[Row]:
+    """An orders export (``BENCH_CSV_ROWS`` rows, default scale(200,000): one line item
+    per row, :mod:`bench.orders_csv`) and a customers file of half as many rows, both
+    Shift_JIS, through the API.
+
+    The memory rows show that the import streams: the worker's peak RSS after the
+    orders import next to its RSS before it (a file loaded whole would add its size).
+    """
+    rows = int(os.environ.get("BENCH_CSV_ROWS", scale(200_000)))
+    work = Path(tempfile.mkdtemp(prefix="crm-bench-csv-"))
+    try:
+        orders = await asyncio.to_thread(
+            write_history,
+            work / "orders.csv",
+            orders=max(1, rows * 3 // 5),
+            customers=max(1, rows // 6),
+        )
+        customers = work / "customers.csv"
+        await asyncio.to_thread(customers.write_bytes, _customers_csv(max(1, rows // 2)))
+        before = {name: _rss_mb(pid, "VmRSS") for name, pid in pids.items()}
+        _, rate = await _import(url, tenant, "orders", orders.path)
+        peaks = {name: _rss_mb(pid, "VmHWM") for name, pid in pids.items()}
+        _, customer_rate = await _import(url, tenant, "customers", customers)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work, True)
     memory = []
-    for name, pid in pids.items():
+    for name in pids:
         memory += [
             Row(STAGE, f"csv_{name}_rss_before", before[name], "MB"),
-            Row(STAGE, f"csv_{name}_rss_peak", _rss_mb(pid, "VmHWM"), "MB"),
+            Row(STAGE, f"csv_{name}_rss_peak", peaks[name], "MB"),
         ]
-    size = round(len(data) / 1e6, 1)
+    size = round(orders.bytes / 1e6, 1)
     return [
         Row(STAGE, "csv_import_rows", round(rate, 1), "rows/s", rate / limit),
-        Row(STAGE, "csv_import_file", rows, f"rows ({size} MB, Shift_JIS)"),
+        Row(STAGE, "csv_import_file", orders.rows, f"order rows ({size} MB, Shift_JIS)"),
+        Row(STAGE, "csv_customers_rows", round(customer_rate, 1), "rows/s", customer_rate / limit),
         *memory,
     ]
 
@@ -289,7 +340,7 @@ async def run(env: BenchEnv, limits: dict[str, float]) -> list[Row]:
     try:
         tenant = await _tenant(url)
         rows = await _batches(url, tenant, limit)
-        rows += await _normalizer(env, url, limit)
+        rows += await _normalizer(env, f"http://127.0.0.1:{worker_port}", limit)
         pids = {"api": proc.pid, "worker": worker.pid}
         rows += await _csv_import(url, tenant, limit, pids)
     finally:
