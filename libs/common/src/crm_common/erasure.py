@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from crm_common.events import EventDecodeError, parse_event
+from crm_common.kafka import Ignored
 
 REDACT = "privacy.redact_requested"
 TENANT_REDACT = "tenant.redact_requested"
@@ -23,8 +24,9 @@ ERASURE_TYPES = frozenset({REDACT, TENANT_REDACT})
 
 
 @dataclass(frozen=True, slots=True)
-class Skipped:
-    """A record of a type the group does not act on (its id is still recorded)."""
+class Skipped(Ignored):
+    """A record of a type the group does not act on: the runner commits it with its
+    batch and neither records its id nor hands it to the handler."""
 
     event_id: str
     type: str

@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import delete, func, select, text, update
@@ -126,7 +126,8 @@ class OutboxRelay:
         producer: Producer,
         schema: str,
         *,
-        batch: int = 500,
+        batch: int = 2000,
+        batch_bytes: int = 16 * 1024 * 1024,
         idle_sleep: float = 0.05,
         keep_published: float = 86400.0,
     ) -> None:
@@ -134,6 +135,7 @@ class OutboxRelay:
         self.producer = producer
         self.schema = schema
         self.batch = batch
+        self.batch_bytes = batch_bytes
         self.idle_sleep = idle_sleep
         self.keep_published = keep_published
         self._outbox = plumbing_tables(schema)[0]
@@ -196,29 +198,20 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         """Publish the next batch; return how many rows were published."""
-        o = self._outbox
         async with self.db.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(o.c.id, o.c.topic, o.c.key, o.c.payload, o.c.headers)
-                    .where(o.c.published_at.is_(None))
-                    .order_by(o.c.id)
-                    .limit(self.batch)
-                )
-            ).all()
+            driver = await _driver(session)
+            found = await driver.fetch(_select_sql(self.schema), self.batch, self.batch_bytes)
+            rows = [_Row(*r) for r in found]
             if not rows:
                 self._problem = None
                 return 0
-            records = [
-                (self.producer.topic(r.topic), r.key, r.payload, _headers(r.headers)) for r in rows
-            ]
-            fits = [
-                record_size(key, value, hs) <= self.producer.limit for _, key, value, hs in records
-            ]
+            topic, limit = self.producer.topic, self.producer.limit
+            records = [(topic(r.topic), r.key, r.payload, _headers(r.headers)) for r in rows]
+            fits = [record_size(key, value, hs) <= limit for _, key, value, hs in records]
             await self._dead_letter(session, list(itertools.compress(rows, (not f for f in fits))))
             await self.producer.send_many(itertools.compress(records, fits))
             published = [r.id for r in itertools.compress(rows, fits)]
-            await session.execute(_mark_statement(self.schema), {"ids": published})
+            await driver.execute(_mark_sql(self.schema), published)
         self._problem = None
         telemetry.OUTBOX_PUBLISHED.labels(self.schema).inc(len(published))
         return len(rows)
@@ -284,16 +277,43 @@ class OutboxRelay:
             pass
 
 
+class _Row(NamedTuple):
+    id: int
+    topic: str
+    key: str | None
+    payload: bytes
+    headers: str
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """The session's asyncpg connection (in its transaction): the relay's rows are
+    read and marked without SQLAlchemy's per-row result processing."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
 @cache
-def _mark_statement(schema: str) -> Any:
-    # = ANY(array): one parameter however many rows (IN (...) is compiled per size).
-    return text(
-        f"UPDATE {schema}.outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"
+def _select_sql(schema: str) -> str:
+    # The next rows in id order, at most $1 of them and about $2 bytes of payload
+    # (the first row always, however large).
+    return (
+        "SELECT id, topic, key, payload, headers::text FROM ("
+        "SELECT id, topic, key, payload, headers, "
+        "sum(octet_length(payload)) OVER (ORDER BY id) AS upto "
+        f"FROM {schema}.outbox WHERE published_at IS NULL ORDER BY id LIMIT $1"
+        ") AS next WHERE upto - octet_length(payload) < $2 ORDER BY id"
     )
 
 
+@cache
+def _mark_sql(schema: str) -> str:
+    # = ANY(array): one parameter however many rows (IN (...) is compiled per size).
+    return f"UPDATE {schema}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+
+
 def _headers(raw: Any) -> list[tuple[str, bytes]] | None:
-    if not raw:
+    if not raw or raw == "{}":
         return None
     if isinstance(raw, bytes | str):
         raw = orjson.loads(raw)

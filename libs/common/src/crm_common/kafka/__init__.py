@@ -10,12 +10,13 @@ from crm_common.kafka._admin import ensure_topics
 from crm_common.kafka._dlq import DeadLetter, dead_letter_from_bytes
 from crm_common.kafka._errors import PoisonError, TransientError
 from crm_common.kafka._producer import Producer, RecordTooLarge
-from crm_common.kafka._runner import BatchHandler, ConsumerRunner, Message
+from crm_common.kafka._runner import BatchHandler, ConsumerRunner, Ignored, Message
 
 __all__ = [
     "BatchHandler",
     "ConsumerRunner",
     "DeadLetter",
+    "Ignored",
     "Message",
     "PoisonError",
     "Producer",

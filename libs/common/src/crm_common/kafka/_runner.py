@@ -2,7 +2,9 @@
 
 Per batch (records fetched from any assigned partitions):
 
-1. decode every record; one that cannot be decoded is a poison message;
+1. decode every record; one that cannot be decoded is a poison message; one the
+   decoder marks :class:`Ignored` (a type this group does not act on) is only
+   committed with the batch: nothing to claim, nothing to apply;
 2. in ONE database transaction: insert the batch's event ids into
    ``processed_events`` (``ON CONFLICT DO NOTHING``), call the handler with the
    messages whose ids were new, commit;
@@ -55,7 +57,15 @@ from crm_common.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 
-@dataclass
+class Ignored:
+    """Base of what a decoder returns for a record its consumer does not act on (an
+    erasure group's view of an order): the record is committed with its batch, never
+    claimed in ``processed_events`` nor handed to the handler."""
+
+    __slots__ = ()
+
+
+@dataclass(slots=True)
 class Message:
     """One consumed record, decoded. ``payload`` is what ``decode`` returned."""
 
@@ -272,11 +282,15 @@ class ConsumerRunner:
     async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
         messages: list[Message] = []
         poison: list[tuple[Message, str]] = []
+        ignored = 0
         for records in batches.values():
             for record in records:
                 message = self._to_message(record)
                 try:
                     message.payload = self.decode(record.value)
+                    if isinstance(message.payload, Ignored):
+                        ignored += 1
+                        continue
                     message.event_id = self.event_id(message)
                 except (EventDecodeError, ValueError) as exc:
                     poison.append((message, f"decode: {exc}"))
@@ -289,7 +303,7 @@ class ConsumerRunner:
             await self._apply(messages, poison)
         await self._dead_letter(poison)
         await self._commit(batches)
-        telemetry.CONSUMED.labels(self.group_id).inc(len(messages) + len(poison))
+        telemetry.CONSUMED.labels(self.group_id).inc(len(messages) + len(poison) + ignored)
         if self.on_batch_committed is not None:
             await self.on_batch_committed(messages)
 
