@@ -36,6 +36,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import BenchEnv, Row, scale
+from bench.history import _cpu_seconds
 from bench.orders_csv import write_history
 from crm_common.kafka import Producer
 from crm_ingest.loadgen_shop import Shop
@@ -134,7 +135,7 @@ def _generic(i: int) -> dict[str, Any]:
     }
 
 
-async def _batches(url: str, tenant: dict[str, Any], limit: float) -> list[Row]:
+async def _batches(url: str, tenant: dict[str, Any], limit: float) -> tuple[list[Row], int]:
     batches = scale(30)
     bodies = [
         orjson.dumps(
@@ -157,7 +158,9 @@ async def _batches(url: str, tenant: dict[str, Any], limit: float) -> list[Row]:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(4)))
         rate = batches * 1000 / (time.perf_counter() - started)
-    return [Row(STAGE, "generic_batch_events", round(rate, 1), "events/s", rate / limit)]
+    return [
+        Row(STAGE, "generic_batch_events", round(rate, 1), "events/s", rate / limit)
+    ], batches * 1000
 
 
 async def _drained(url: str) -> None:
@@ -181,7 +184,7 @@ def _gauge(text: str, name: str) -> float | None:
     return None
 
 
-async def _normalizer(env: BenchEnv, worker_url: str, limit: float) -> list[Row]:
+async def _normalizer(env: BenchEnv, worker_url: str, limit: float) -> tuple[list[Row], int]:
     await _drained(worker_url)
     records, expected = _raw_records(scale(10_000))
     topic = env.kafka.topic("crm.events.v1")
@@ -209,7 +212,7 @@ async def _normalizer(env: BenchEnv, worker_url: str, limit: float) -> list[Row]
     finally:
         await producer.stop()
         await reader.stop()
-    return [Row(STAGE, "normalizer_events", round(rate, 1), "events/s", rate / limit)]
+    return [Row(STAGE, "normalizer_events", round(rate, 1), "events/s", rate / limit)], expected
 
 
 def _raw_records(count: int) -> tuple[list[tuple[str, bytes]], int]:
@@ -283,7 +286,7 @@ async def _import(url: str, tenant: dict[str, Any], kind: str, path: Path) -> tu
 
 
 async def _csv_import(
-    url: str, tenant: dict[str, Any], limit: float, pids: dict[str, int]
+    url: str, worker_url: str, tenant: dict[str, Any], limit: float, pids: dict[str, int]
 ) -> list[Row]:
     """An orders export (``BENCH_CSV_ROWS`` rows, default scale(200,000): one line item
     per row, :mod:`bench.orders_csv`) and a customers file of half as many rows, both
@@ -304,8 +307,11 @@ async def _csv_import(
         customers = work / "customers.csv"
         await asyncio.to_thread(customers.write_bytes, _customers_csv(max(1, rows // 2)))
         before = {name: _rss_mb(pid, "VmRSS") for name, pid in pids.items()}
+        cpu = _cpu(pids)
         _, rate = await _import(url, tenant, "orders", orders.path)
         peaks = {name: _rss_mb(pid, "VmHWM") for name, pid in pids.items()}
+        await _drained(worker_url)  # and its events published
+        spent = _cpu_row("csv_import", cpu, pids, orders.rows, "order row")
         _, customer_rate = await _import(url, tenant, "customers", customers)
     finally:
         await asyncio.to_thread(shutil.rmtree, work, True)
@@ -319,9 +325,22 @@ async def _csv_import(
     return [
         Row(STAGE, "csv_import_rows", round(rate, 1), "rows/s", rate / limit),
         Row(STAGE, "csv_import_file", orders.rows, f"order rows ({size} MB, Shift_JIS)"),
+        spent,
         Row(STAGE, "csv_customers_rows", round(customer_rate, 1), "rows/s", customer_rate / limit),
         *memory,
     ]
+
+
+def _cpu(pids: dict[str, int]) -> float:
+    """CPU seconds the front and the worker have used so far."""
+    return sum(_cpu_seconds(pid) for pid in pids.values())
+
+
+def _cpu_row(name: str, before: float, pids: dict[str, int], units: float, unit: str) -> Row:
+    """CPU of the front and worker per unit of a phase: what a loaded machine does not
+    change as much as it changes rates."""
+    spent = (_cpu(pids) - before) / max(1.0, units) * 1e6
+    return Row(STAGE, f"{name}_cpu", round(spent, 1), f"us CPU per {unit} (front + worker)")
 
 
 async def run(env: BenchEnv, limits: dict[str, float]) -> list[Row]:
@@ -337,12 +356,19 @@ async def run(env: BenchEnv, limits: dict[str, float]) -> list[Row]:
         {**_env(env, worker_port), "INGEST_ROLE": "worker"}, f"http://127.0.0.1:{worker_port}"
     )
     proc = await _start({**_env(env, port), "INGEST_ROLE": "api"}, url)
+    worker_url = f"http://127.0.0.1:{worker_port}"
+    pids = {"api": proc.pid, "worker": worker.pid}
     try:
         tenant = await _tenant(url)
-        rows = await _batches(url, tenant, limit)
-        rows += await _normalizer(env, f"http://127.0.0.1:{worker_port}", limit)
-        pids = {"api": proc.pid, "worker": worker.pid}
-        rows += await _csv_import(url, tenant, limit, pids)
+        await _drained(worker_url)
+        cpu = _cpu(pids)
+        rows, events = await _batches(url, tenant, limit)
+        await _drained(worker_url)  # the relay's share of the batches too
+        rows.append(_cpu_row("generic_batch", cpu, pids, events, "event"))
+        cpu = _cpu(pids)
+        found, events = await _normalizer(env, worker_url, limit)
+        rows += [*found, _cpu_row("normalizer", cpu, pids, events, "event")]
+        rows += await _csv_import(url, worker_url, tenant, limit, pids)
     finally:
         for p in (proc, worker):
             p.terminate()
