@@ -11,6 +11,7 @@ async context manager that wires its consumers, relays and clients onto the
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import logging
 import os
@@ -133,6 +134,7 @@ def create_service_app(
                     kept = processed_events_retention(schema, service.dedup_retention_days)
                     rules = [kept, *runtime.retention]
                     runtime.background.append(asyncio.create_task(_prune_forever(db, rules)))
+                _freeze_startup_objects()
                 log.info("service started", extra={"port": service.port})
                 yield
                 await _shutdown(runtime)
@@ -158,6 +160,15 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _freeze_startup_objects() -> None:
+    """Move what start-up made (modules, the app, clients: ~140,000 objects in ingest)
+    out of the collector's reach: a full collection walked them all, 100-240 ms with
+    every request on hold (the webhook front's p99 at 64 connections). They live as
+    long as the process anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 def _linger_ms(role: str) -> int:
