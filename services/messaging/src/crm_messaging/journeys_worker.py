@@ -1,6 +1,11 @@
 """The journey worker: claims due runs (``FOR UPDATE SKIP LOCKED``) and advances them,
 one transaction per batch; sweeps date-trait triggers (birthdays) once per round.
 
+A batch is advanced as a whole (facts read in three queries, messages, states and
+history written together) under one savepoint; if anything in it fails, the batch
+is rolled back to that savepoint and advanced again run by run, each under its own
+savepoint, so one broken run ends (and says so) without holding up the others.
+
 Several workers (in one process or many) share the runs table safely. A crash
 before the commit leaves the runs due and untouched; the next round repeats the
 batch, and enqueueing a step's message again is a no-op.
@@ -20,14 +25,15 @@ from crm_messaging.background import PollingWorker
 from crm_messaging.clock import Clock
 from crm_messaging.domain.clock import wall, zone
 from crm_messaging.domain.journeys import DateTraitTrigger, JourneyDefinition
-from crm_messaging.handlers.journeys_entry import Trigger, enter, load_facts
-from crm_messaging.handlers.journeys_runs import advance, fail_run
+from crm_messaging.handlers.journeys_entry import Trigger, enter, load_facts, load_facts_many
+from crm_messaging.handlers.journeys_runs import advance, advance_many, fail_run
 from crm_messaging.metrics_journeys import WORKER_LAG
 from crm_messaging.repository import journey_facts as facts_repo
 from crm_messaging.repository import journey_runs as runs_repo
 from crm_messaging.repository import journeys as journeys_repo
 
 log = logging.getLogger(__name__)
+Pinned = tuple[RowMapping, JourneyDefinition]
 
 
 class JourneyWorker(PollingWorker):
@@ -38,7 +44,7 @@ class JourneyWorker(PollingWorker):
         db: Database,
         clock: Clock,
         *,
-        batch: int = 100,
+        batch: int = 500,
         idle_seconds: float = 0.5,
         sweep_seconds: float = 60.0,
     ) -> None:
@@ -64,10 +70,27 @@ class JourneyWorker(PollingWorker):
             keys = [(r["tenant_id"], r["journey_id"], r["version"]) for r in runs]
             definitions = await journeys_repo.definitions(session, keys)
             parsed = {key: JourneyDefinition.model_validate(d) for key, d in definitions.items()}
-            for run in runs:
-                defn = parsed[(run["tenant_id"], run["journey_id"], run["version"])]
-                await self._advance_one(session, run, defn, now)
+            pinned = [(run, parsed[key]) for run, key in zip(runs, keys, strict=True)]
+            if pinned and not await self._advance_batch(session, pinned, now):
+                for run, defn in pinned:
+                    await self._advance_one(session, run, defn, now)
         return len(runs)
+
+    async def _advance_batch(
+        self, session: AsyncSession, pinned: list[Pinned], now: datetime
+    ) -> bool:
+        """The whole batch at once; False (rolled back) when something in it failed."""
+        try:
+            async with session.begin_nested():
+                people = [(run["tenant_id"], run["profile_id"]) for run, _ in pinned]
+                facts = await load_facts_many(session, people)
+                pairs = zip(pinned, people, strict=True)
+                items = [(run, defn, facts[key]) for (run, defn), key in pairs]
+                await advance_many(session, items, now)
+        except Exception:
+            log.warning("journey batch failed; advancing its runs one by one", exc_info=True)
+            return False
+        return True
 
     async def _advance_one(
         self, session: AsyncSession, run: RowMapping, defn: JourneyDefinition, now: datetime

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,11 +65,23 @@ def _order_fact(ref: str, at: datetime, data: Mapping[str, Any]) -> OrderFact:
 
 
 async def load_facts(session: AsyncSession, tenant_id: str, profile_id: str) -> Facts:
-    traits = await facts_repo.traits_of(session, tenant_id, profile_id)
-    rows = await facts_repo.facts_of(session, tenant_id, profile_id)
+    return (await load_facts_many(session, [(tenant_id, profile_id)]))[(tenant_id, profile_id)]
+
+
+async def load_facts_many(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Facts]:
+    """What runs know about each (tenant, profile): three queries for any number."""
+    traits = await facts_repo.traits_many(session, keys)
+    rows = await facts_repo.facts_many(session, keys)
+    segments = await facts_repo.segments_many(session, keys)
+    return {key: _facts(traits[key], rows[key], segments[key]) for key in set(keys)}
+
+
+def _facts(traits: dict[str, Any], rows: Sequence[RowMapping], segments: frozenset[str]) -> Facts:
     return Facts(
         traits=traits,
-        segments=await facts_repo.segments_of(session, tenant_id, profile_id),
+        segments=segments,
         engagements=tuple(
             EngagementFact(kind=row["kind"], at=row["at"], message_id=row["data"].get("message_id"))
             for row in rows

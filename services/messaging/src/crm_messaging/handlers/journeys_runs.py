@@ -1,5 +1,6 @@
-"""Advance one claimed run: ask the interpreter, perform its actions (send through
-``enqueue_message``, update the profile through the outbox), save state and history.
+"""Advance claimed runs: ask the interpreter, perform its actions (send through the
+sending door, ``Enqueuer``; update the profile through the outbox), save state and
+history, for a whole batch of runs in a few statements.
 
 Runs inside the worker's transaction, so a crash loses nothing and repeats nothing:
 the message id is derived from (journey, step, run), enqueueing twice is a no-op.
@@ -7,6 +8,7 @@ the message id is derived from (journey, step, run), enqueueing twice is a no-op
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +36,7 @@ from crm_messaging.handlers.events import SOURCE, identity_of, publish
 from crm_messaging.handlers.journeys_entry import ENTRY_REJECTED
 from crm_messaging.metrics_journeys import RUNS_FINISHED, STEPS
 from crm_messaging.repository import journey_runs as runs_repo
-from crm_messaging.sending.enqueue import MessageRequest, enqueue_message
+from crm_messaging.sending.enqueue import Enqueuer, MessageRequest
 
 # A run moves through sends and branches at most this far in one round (no loop
 # without a wait is valid, so this only bounds very long instant chains).
@@ -88,11 +90,10 @@ def _finish(progress: Progress, reason: str, now: datetime) -> None:
 
 
 async def _send(
-    session: AsyncSession,
+    enqueuer: Enqueuer,
     run: RowMapping,
     action: SendMessage,
     context: dict[str, str],
-    now: datetime,
 ) -> dict[str, Any]:
     intent = MessageRequest(
         source_kind="journey",
@@ -105,11 +106,11 @@ async def _send(
         template_id=action.template_id,
         context=dict(context),
     )
-    enqueued = await enqueue_message(session, run["tenant_id"], intent, now)
+    message_id = await enqueuer.add(run["tenant_id"], intent)
     return {
         "channel": action.channel.value,
         "template_id": action.template_id,
-        "message_id": enqueued.message["message_id"],
+        "message_id": message_id,
     }
 
 
@@ -132,7 +133,7 @@ async def _update_profile(
 
 
 async def _perform(
-    session: AsyncSession,
+    enqueuer: Enqueuer,
     run: RowMapping,
     progress: Progress,
     action: SendMessage | UpdateProfile | GoTo,
@@ -144,22 +145,63 @@ async def _perform(
         _move(progress, action.step_id, now)
         return
     if isinstance(action, SendMessage):
-        detail = await _send(session, run, action, progress.state.context, now)
+        detail = await _send(enqueuer, run, action, progress.state.context)
         progress.history.append((step, "sent", detail, now))
     else:
-        detail = await _update_profile(session, run, action, now)
+        detail = await _update_profile(enqueuer.session, run, action, now)
         progress.history.append((step, "updated_profile", detail, now))
     STEPS.labels("send" if isinstance(action, SendMessage) else "update_profile").inc()
     _move(progress, action.next_step_id, now)
+
+
+Item = tuple[RowMapping, JourneyDefinition, Facts]
 
 
 async def advance(
     session: AsyncSession, run: RowMapping, defn: JourneyDefinition, facts: Facts, now: datetime
 ) -> Progress:
     """Move the run as far as it can go at ``now`` and save it."""
+    return (await advance_many(session, [(run, defn, facts)], now))[0]
+
+
+async def advance_many(
+    session: AsyncSession, items: Sequence[Item], now: datetime
+) -> list[Progress]:
+    """:func:`advance` for a batch of runs, their writes made together: the messages
+    (one ``Enqueuer`` flush), the run states (one executemany) and their history."""
+    last = await runs_repo.last_entries(session, [run["run_id"] for run, _, _ in items])
+    enqueuer = Enqueuer(session, now)
+    done = []
+    for run, defn, facts in items:
+        done.append(await _advance(enqueuer, run, defn, facts, now, last.get(run["run_id"])))
+    await enqueuer.flush()
+    saved = [_saved(run, p, now) for (run, _, _), p in zip(items, done, strict=True)]
+    await runs_repo.save_runs(session, saved)
+    await runs_repo.add_histories(
+        session,
+        [
+            (run["run_id"], run["tenant_id"], _next_seq(last.get(run["run_id"])), p.history)
+            for (run, _, _), p in zip(items, done, strict=True)
+            if p.history
+        ],
+    )
+    return done
+
+
+def _next_seq(last: RowMapping | None) -> int:
+    return (last["seq"] if last is not None else 0) + 1
+
+
+async def _advance(
+    enqueuer: Enqueuer,
+    run: RowMapping,
+    defn: JourneyDefinition,
+    facts: Facts,
+    now: datetime,
+    last: RowMapping | None,
+) -> Progress:
     progress = Progress(state_of(run))
     if not _admitted(defn, progress, facts, now):
-        await _save(session, run, progress, now)
         return progress
     for _ in range(MAX_MOVES):
         try:
@@ -169,9 +211,9 @@ async def advance(
                 break
             if isinstance(action, WaitUntil):
                 progress.wake_at = action.until
-                await _note_wait(session, run, progress, action.until, now)
+                _note_wait(progress, action.until, now, last)
                 break
-            await _perform(session, run, progress, action, now)
+            await _perform(enqueuer, run, progress, action, now)
         except HandlerError as exc:
             # A send the pipeline refuses outright (template deleted, wrong channel):
             # the run cannot go on; say why instead of retrying forever.
@@ -179,7 +221,6 @@ async def advance(
             break
     else:
         progress.wake_at = now  # a very long instant chain: go on next round
-    await _save(session, run, progress, now)
     return progress
 
 
@@ -196,33 +237,38 @@ def _admitted(defn: JourneyDefinition, progress: Progress, facts: Facts, now: da
     return True
 
 
-async def _note_wait(
-    session: AsyncSession, run: RowMapping, progress: Progress, until: datetime, now: datetime
-) -> None:
-    # Once per arrival at a wait step; re-arming after a wake-up (a fact arrived) is silent.
+def _note_wait(progress: Progress, until: datetime, now: datetime, last: RowMapping | None) -> None:
+    # Once per arrival at a wait step; re-arming after a wake-up (a fact arrived) is
+    # silent. ``last``: the run's last history entry when the round began.
     step = progress.state.current_step_id
-    if not progress.history:
-        last = await runs_repo.last_entry(session, run["run_id"])
-        if last is not None and last["step_id"] == step and last["action"] == "waiting":
-            return
+    if (
+        not progress.history
+        and last is not None
+        and (last["step_id"], last["action"]) == (step, "waiting")
+    ):
+        return
     progress.history.append((step, "waiting", {"until": until.isoformat()}, now))
 
 
-async def _save(session: AsyncSession, run: RowMapping, progress: Progress, now: datetime) -> None:
+def _saved(run: RowMapping, progress: Progress, now: datetime) -> dict[str, Any]:
     state = progress.state
     ended = progress.status != "active"
-    await runs_repo.save_run(
-        session,
-        run["run_id"],
-        status=progress.status,
-        current_step_id=state.current_step_id,
-        step_entered_at=state.step_entered_at,
-        visited={k: v.isoformat() for k, v in state.visited.items()},
-        next_wake_at=None if ended else progress.wake_at,
-        exit_reason=progress.exit_reason,
-        finished_at=now if ended else None,
-        updated_at=now,
-    )
+    return {
+        "run_id": run["run_id"],
+        "status": progress.status,
+        "current_step_id": state.current_step_id,
+        "step_entered_at": state.step_entered_at,
+        "visited": {k: v.isoformat() for k, v in state.visited.items()},
+        "next_wake_at": None if ended else progress.wake_at,
+        "exit_reason": progress.exit_reason,
+        "finished_at": now if ended else None,
+        "updated_at": now,
+    }
+
+
+async def _save(session: AsyncSession, run: RowMapping, progress: Progress, now: datetime) -> None:
+    values = _saved(run, progress, now)
+    await runs_repo.save_run(session, values.pop("run_id"), **values)
     await runs_repo.add_history(session, run["run_id"], run["tenant_id"], progress.history)
 
 

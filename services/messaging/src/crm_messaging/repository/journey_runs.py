@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, case, func, insert, select, text, update
+from sqlalchemy import RowMapping, bindparam, case, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,6 +80,28 @@ async def save_run(session: AsyncSession, run_id: str, **values: Any) -> None:
     await session.execute(update(r).where(r.c.run_id == run_id).values(**values))
 
 
+_SAVED = (
+    "status",
+    "current_step_id",
+    "step_entered_at",
+    "next_wake_at",
+    "exit_reason",
+    "finished_at",
+    "updated_at",
+)
+
+
+async def save_runs(session: AsyncSession, runs: Sequence[dict[str, Any]]) -> None:
+    """:func:`save_run` for many runs in one round trip (executemany); each dict has
+    ``run_id``, ``visited`` and the columns of ``_SAVED``."""
+    if not runs:
+        return
+    values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in _SAVED}
+    values["visited"] = bindparam("b_visited", type_=JSONB)
+    stmt = update(r).where(r.c.run_id == bindparam("b_run_id")).values(**values)
+    await session.execute(stmt, [{f"b_{k}": v for k, v in run.items()} for run in runs])
+
+
 async def wake_profile(
     session: AsyncSession, tenant_id: str, profile_id: str, now: datetime
 ) -> None:
@@ -145,6 +168,44 @@ async def add_history(
             for i, (step_id, action, detail, at) in enumerate(entries_)
         ],
     )
+
+
+async def add_histories(
+    session: AsyncSession,
+    runs: Sequence[
+        tuple[str, str, int, Sequence[tuple[str | None, str, dict[str, Any], datetime]]]
+    ],
+) -> None:
+    """:func:`add_history` for many runs in one statement: (run id, tenant id, the
+    first free seq, entries)."""
+    rows = [
+        {
+            "run_id": run_id,
+            "seq": start + i,
+            "tenant_id": tenant_id,
+            "step_id": step_id,
+            "action": action,
+            "detail": detail,
+            "at": at,
+        }
+        for run_id, tenant_id, start, entries_ in runs
+        for i, (step_id, action, detail, at) in enumerate(entries_)
+    ]
+    if rows:
+        await session.execute(insert(h), rows)
+
+
+async def last_entries(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, RowMapping]:
+    """Each run's last history entry (seq, step_id, action), in one query."""
+    if not run_ids:
+        return {}
+    query = (
+        select(h.c.run_id, h.c.seq, h.c.step_id, h.c.action)
+        .where(h.c.run_id.in_(list(run_ids)))
+        .order_by(h.c.run_id, h.c.seq.desc())
+        .ext(distinct_on(h.c.run_id))
+    )
+    return {row["run_id"]: row for row in (await session.execute(query)).mappings()}
 
 
 async def last_entry(session: AsyncSession, run_id: str) -> RowMapping | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import RowMapping, and_, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -29,6 +30,64 @@ async def insert_message(session: AsyncSession, values: dict[str, Any]) -> tuple
     existing = await get_message(session, values["message_id"])
     assert existing is not None
     return existing, False
+
+
+_ANNOUNCED = (
+    "message_id, tenant_id, profile_id, channel, purpose, source_kind, source_id, step_id, "
+    "template_id"
+)
+_INSERT_MANY = text(
+    f"""
+    INSERT INTO {SCHEMA}.messages (message_id, tenant_id, profile_id, channel, purpose,
+        source_kind, source_id, step_id, template_id, template_version, inline_parts, context,
+        state, next_attempt_at, queued_at)
+    SELECT id, tenant, profile, channel, purpose, kind, source, step, template, version,
+        CAST(inline AS jsonb), CAST(ctx AS jsonb), state, due, queued
+    FROM unnest(CAST(:ids AS text[]), CAST(:tenants AS text[]), CAST(:profiles AS text[]),
+        CAST(:channels AS text[]), CAST(:purposes AS text[]), CAST(:kinds AS text[]),
+        CAST(:sources AS text[]), CAST(:steps AS text[]), CAST(:templates AS text[]),
+        CAST(:versions AS integer[]), CAST(:inlines AS text[]), CAST(:contexts AS text[]),
+        CAST(:states AS text[]), CAST(:dues AS timestamptz[]), CAST(:queueds AS timestamptz[]))
+        AS v(id, tenant, profile, channel, purpose, kind, source, step, template, version,
+             inline, ctx, state, due, queued)
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING {_ANNOUNCED}
+    """
+)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+async def insert_messages(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> Sequence[RowMapping]:
+    """Insert queued messages in one statement (arrays, whatever their number); existing
+    ids are kept as they are. The new ones (the columns a ``message.*`` event names)."""
+    params = {
+        "ids": [r["message_id"] for r in rows],
+        "tenants": [r["tenant_id"] for r in rows],
+        "profiles": [r["profile_id"] for r in rows],
+        "channels": [r["channel"] for r in rows],
+        "purposes": [r["purpose"] for r in rows],
+        "kinds": [r["source_kind"] for r in rows],
+        "sources": [r["source_id"] for r in rows],
+        "steps": [r.get("step_id") for r in rows],
+        "templates": [r.get("template_id") for r in rows],
+        "versions": [r.get("template_version") for r in rows],
+        "inlines": [_json(r.get("inline_parts")) for r in rows],
+        "contexts": [_json(r.get("context") or {}) for r in rows],
+        "states": [r["state"] for r in rows],
+        "dues": [r["next_attempt_at"] for r in rows],
+        "queueds": [r["queued_at"] for r in rows],
+    }
+    return (await session.execute(_INSERT_MANY, params)).mappings().all()
+
+
+async def tenants_of(session: AsyncSession, message_ids: Sequence[str]) -> dict[str, str]:
+    query = select(m.c.message_id, m.c.tenant_id).where(m.c.message_id.in_(message_ids))
+    return {mid: tenant for mid, tenant in (await session.execute(query)).all()}
 
 
 async def get_message(
