@@ -115,6 +115,14 @@ journey_memberships = Table(
     Column("state", Text, nullable=False),  # in | out
     Column("at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("tenant_id", "profile_id", "segment_id"),
+    # A segment's members in profile order: a campaign's audience in one range scan.
+    Index(
+        "ix_journey_memberships_segment",
+        "tenant_id",
+        "segment_id",
+        "profile_id",
+        postgresql_where=text("state = 'in'"),
+    ),
 )
 
 # Engagement (opened / clicked) and orders per profile, from profile.activity.

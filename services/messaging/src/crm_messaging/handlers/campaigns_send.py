@@ -2,7 +2,8 @@
 
 Starting freezes the audience (the segment's members now) into
 ``campaign_recipients``; each later step enqueues the next throttle-sized slice
-through ``enqueue_message`` (the same guardrails as every other send) and marks
+through the sending door (``Enqueuer``: the same guardrails as every other send,
+the slice written in a few statements) and marks
 those recipients done in the same commit. A crash rolls the whole step back;
 the (campaign, profile) primary key and the deterministic message id make a
 replayed step enqueue nobody twice.
@@ -21,7 +22,7 @@ from crm_messaging import metrics_campaigns as metrics
 from crm_messaging.handlers.campaigns_rules import allowance
 from crm_messaging.handlers.errors import HandlerError
 from crm_messaging.repository import campaigns as repo
-from crm_messaging.sending.enqueue import MessageRequest, enqueue_message
+from crm_messaging.sending.enqueue import Enqueuer, MessageRequest
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,11 @@ async def start(session: AsyncSession, campaign: RowMapping, now: datetime) -> R
 async def _enqueue(
     session: AsyncSession, campaign: RowMapping, profiles: list[str], now: datetime
 ) -> dict[str, str]:
+    enqueuer = Enqueuer(session, now)
     done = {}
     for profile_id in profiles:
-        result = await enqueue_message(
-            session, campaign["tenant_id"], _intent(campaign, profile_id), now
-        )
-        done[profile_id] = result.message["message_id"]
+        done[profile_id] = await enqueuer.add(campaign["tenant_id"], _intent(campaign, profile_id))
+    await enqueuer.flush()
     return done
 
 

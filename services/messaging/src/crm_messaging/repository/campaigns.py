@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, func, literal, or_, select
+from sqlalchemy import RowMapping, and_, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,12 +85,16 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequenc
 
 async def freeze_audience(session: AsyncSession, campaign: RowMapping) -> int:
     """Copy the segment's current members into the campaign's audience; their number."""
-    members = select(
-        literal(campaign["campaign_id"]), sm.c.profile_id, literal(campaign["tenant_id"])
-    ).where(
-        sm.c.tenant_id == campaign["tenant_id"],
-        sm.c.segment_id == campaign["segment_id"],
-        sm.c.state == "in",
+    # In profile order (the segment index gives it): the primary key is then
+    # appended to, not scattered into.
+    members = (
+        select(literal(campaign["campaign_id"]), sm.c.profile_id, literal(campaign["tenant_id"]))
+        .where(
+            sm.c.tenant_id == campaign["tenant_id"],
+            sm.c.segment_id == campaign["segment_id"],
+            sm.c.state == "in",
+        )
+        .order_by(sm.c.profile_id)
     )
     stmt = (
         pg_insert(r)
@@ -116,24 +120,30 @@ async def pending(session: AsyncSession, campaign_id: str, limit: int) -> list[s
     return list((await session.scalars(query)).all())
 
 
+_MARK = text(
+    """
+    UPDATE messaging.campaign_recipients AS r
+    SET message_id = v.message_id, enqueued_at = :now
+    FROM unnest(CAST(:profiles AS text[]), CAST(:messages AS text[])) AS v(profile_id, message_id)
+    WHERE r.campaign_id = :campaign AND r.profile_id = v.profile_id AND r.message_id IS NULL
+    """
+)
+
+
 async def mark_enqueued(
     session: AsyncSession, campaign_id: str, done: dict[str, str], now: datetime
 ) -> int:
-    """Record the message of each profile; how many were still pending."""
-    moved = 0
-    for profile_id, message_id in done.items():
-        stmt = (
-            r.update()
-            .where(
-                r.c.campaign_id == campaign_id,
-                r.c.profile_id == profile_id,
-                r.c.message_id.is_(None),
-            )
-            .values(message_id=message_id, enqueued_at=now)
-            .returning(r.c.profile_id)
-        )
-        moved += len((await session.execute(stmt)).all())
-    return moved
+    """Record the message of each profile (one statement); how many were still pending."""
+    if not done:
+        return 0
+    params = {
+        "campaign": campaign_id,
+        "now": now,
+        "profiles": list(done),
+        "messages": list(done.values()),
+    }
+    result = await session.execute(_MARK, params)
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def count_pending(session: AsyncSession, campaign_id: str) -> int:
