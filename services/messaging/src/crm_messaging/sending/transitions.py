@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, RowMapping, Text, bindparam, func, update
-from sqlalchemy.dialects.postgresql import JSONB
+import orjson
+from sqlalchemy import RowMapping, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_messaging import metrics
+from crm_messaging.config import SCHEMA
 from crm_messaging.handlers.events import message_event, publish
 from crm_messaging.sending import repository as repo
 from crm_messaging.sending.channels.base import SendResult
 from crm_messaging.sending.render import RenderedMessage
-from crm_messaging.tables import messages
 
 Row = Mapping[Any, Any]
 
@@ -106,47 +106,47 @@ class Claimed:
     rendered: RenderedMessage
 
 
+_START_MANY = text(
+    f"""
+    UPDATE {SCHEMA}.messages AS m
+    SET state = 'sending', attempt_token = v.token, attempts = v.attempts,
+        lease_until = now() + CAST(:lease AS interval), sending_at = v.at, smtp_stage = NULL,
+        provider = v.provider, reason = NULL, rendered = CAST(v.rendered AS jsonb),
+        links = CAST(v.links AS jsonb), missing_variables = CAST(v.missing AS text[]),
+        updated_at = now()
+    FROM unnest(CAST(:ids AS text[]), CAST(:tokens AS text[]), CAST(:attempts AS integer[]),
+                CAST(:ats AS timestamptz[]), CAST(:providers AS text[]),
+                CAST(:rendered AS text[]), CAST(:links AS text[]), CAST(:missing AS text[]))
+        AS v(id, token, attempts, at, provider, rendered, links, missing)
+    WHERE m.message_id = v.id
+    """
+)
+
+
+def _text_array(values: Sequence[str]) -> str:
+    """A PostgreSQL array literal of ``values`` (each quoted), for one cell of a text[]."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
+
+
 async def start_sending_many(
     session: AsyncSession, claims: list[Claimed], lease: timedelta
 ) -> None:
-    """:func:`start_sending` for many messages in one round trip (executemany)."""
+    """:func:`start_sending` for many messages in one statement."""
     if not claims:
         return
-    m = messages
-    stmt = (
-        update(m)
-        .where(m.c.message_id == bindparam("b_id"))
-        .values(
-            state="sending",
-            attempt_token=bindparam("b_token"),
-            attempts=bindparam("b_attempts"),
-            lease_until=func.now() + lease,
-            sending_at=bindparam("b_now"),
-            smtp_stage=None,
-            provider=bindparam("b_provider"),
-            reason=None,
-            rendered=bindparam("b_rendered", type_=JSONB),
-            links=bindparam("b_links", type_=JSONB),
-            missing_variables=bindparam("b_missing", type_=ARRAY(Text)),
-            updated_at=func.now(),
-        )
-    )
-    await session.execute(
-        stmt,
-        [
-            {
-                "b_id": c.message_id,
-                "b_token": c.token,
-                "b_attempts": c.attempts,
-                "b_now": c.now,
-                "b_provider": c.provider,
-                "b_rendered": c.rendered.parts,
-                "b_links": c.rendered.links,
-                "b_missing": c.rendered.missing,
-            }
-            for c in claims
-        ],
-    )
+    params = {
+        "lease": lease,
+        "ids": [c.message_id for c in claims],
+        "tokens": [c.token for c in claims],
+        "attempts": [c.attempts for c in claims],
+        "ats": [c.now for c in claims],
+        "providers": [c.provider for c in claims],
+        "rendered": [orjson.dumps(c.rendered.parts).decode() for c in claims],
+        "links": [orjson.dumps(c.rendered.links).decode() for c in claims],
+        "missing": [_text_array(c.rendered.missing) for c in claims],
+    }
+    await session.execute(_START_MANY, params)
 
 
 async def sent(
