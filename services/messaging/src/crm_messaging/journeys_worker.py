@@ -24,7 +24,7 @@ from crm_common.db import Database
 from crm_messaging.background import PollingWorker
 from crm_messaging.clock import Clock
 from crm_messaging.domain.clock import wall, zone
-from crm_messaging.domain.journeys import DateTraitTrigger, JourneyDefinition
+from crm_messaging.domain.journeys import DateTraitTrigger, JourneyDefinition, SendStep
 from crm_messaging.handlers.journeys_entry import Trigger, enter, load_facts, load_facts_many
 from crm_messaging.handlers.journeys_runs import advance, advance_many, fail_run
 from crm_messaging.metrics_journeys import WORKER_LAG
@@ -83,7 +83,12 @@ class JourneyWorker(PollingWorker):
         try:
             async with session.begin_nested():
                 people = [(run["tenant_id"], run["profile_id"]) for run, _ in pinned]
-                facts = await load_facts_many(session, people)
+                choosing = {
+                    key
+                    for key, (_, defn) in zip(people, pinned, strict=True)
+                    if _has_alternatives(defn)
+                }
+                facts = await load_facts_many(session, people, reachable_for=choosing)
                 pairs = zip(pinned, people, strict=True)
                 items = [(run, defn, facts[key]) for (run, defn), key in pairs]
                 await advance_many(session, items, now)
@@ -140,6 +145,11 @@ class JourneyWorker(PollingWorker):
                     fact = Trigger("date_trait", f"{trigger.trait}:{day.isoformat()}")
                     started += bool(await enter(session, journey, profile_id, fact, now))
         return started
+
+
+def _has_alternatives(defn: JourneyDefinition) -> bool:
+    """A send step that may fall back to another channel (it reads reachable channels)."""
+    return any(isinstance(step, SendStep) and step.alternatives for step in defn.steps)
 
 
 def lag_seconds(oldest: datetime | None, now: datetime) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,16 +69,32 @@ async def load_facts(session: AsyncSession, tenant_id: str, profile_id: str) -> 
 
 
 async def load_facts_many(
-    session: AsyncSession, keys: Sequence[tuple[str, str]]
+    session: AsyncSession,
+    keys: Sequence[tuple[str, str]],
+    reachable_for: Collection[tuple[str, str]] | None = None,
 ) -> dict[tuple[str, str], Facts]:
-    """What runs know about each (tenant, profile): three queries for any number."""
+    """What runs know about each (tenant, profile): three queries for any number.
+
+    ``reachable_for``: the people whose reachable channels are needed (only a send
+    step with alternatives reads them); None: everyone. Working them out parses every
+    trait of the person, the largest single cost of a batch in the profile."""
     traits = await facts_repo.traits_many(session, keys)
     rows = await facts_repo.facts_many(session, keys)
     segments = await facts_repo.segments_many(session, keys)
-    return {key: _facts(traits[key], rows[key], segments[key]) for key in set(keys)}
+    return {
+        key: _facts(
+            traits[key], rows[key], segments[key], reachable_for is None or key in reachable_for
+        )
+        for key in set(keys)
+    }
 
 
-def _facts(traits: dict[str, Any], rows: Sequence[RowMapping], segments: frozenset[str]) -> Facts:
+def _facts(
+    traits: dict[str, Any],
+    rows: Sequence[RowMapping],
+    segments: frozenset[str],
+    with_reachable: bool = True,
+) -> Facts:
     return Facts(
         traits=traits,
         segments=segments,
@@ -92,7 +108,7 @@ def _facts(traits: dict[str, Any], rows: Sequence[RowMapping], segments: frozens
             for row in rows
             if row["kind"] == "order"
         ),
-        reachable_channels=reachable(traits),
+        reachable_channels=reachable(traits) if with_reachable else None,
     )
 
 

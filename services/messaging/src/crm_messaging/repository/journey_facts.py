@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, func, select, tuple_
+from sqlalchemy import RowMapping, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,47 +99,54 @@ async def date_trait_matches(
 Key = tuple[str, str]
 
 
+def _pairs(keys: Iterable[Key]) -> dict[str, list[str]]:
+    wanted = sorted(set(keys))
+    return {"tenants": [k[0] for k in wanted], "profiles": [k[1] for k in wanted]}
+
+
+# Many (tenant, profile) pairs as two arrays joined in: one statement and two
+# parameters whatever their number (a tuple IN list is compiled per size).
+_PEOPLE = "unnest(CAST(:tenants AS text[]), CAST(:profiles AS text[])) AS k(tenant_id, profile_id)"
+_SEGMENTS = text(
+    f"SELECT m.tenant_id, m.profile_id, m.segment_id FROM messaging.journey_memberships AS m "
+    f"JOIN {_PEOPLE} USING (tenant_id, profile_id) WHERE m.state = 'in'"
+)
+_FACTS = text(
+    f"SELECT f.tenant_id, f.profile_id, f.kind, f.ref, f.at, f.data "
+    f"FROM messaging.journey_facts AS f JOIN {_PEOPLE} USING (tenant_id, profile_id) "
+    f"ORDER BY f.at"
+).columns(data=JSONB)
+_TRAITS = text(
+    f"SELECT r.tenant_id, r.profile_id, r.traits FROM messaging.recipients AS r "
+    f"JOIN {_PEOPLE} USING (tenant_id, profile_id)"
+).columns(traits=JSONB)
+
+
 async def segments_many(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, frozenset[str]]:
     """:func:`segments_of` for many people in one query."""
-    wanted = list(set(keys))
-    found: dict[Key, set[str]] = {key: set() for key in wanted}
-    if wanted:
-        rows = await session.execute(
-            select(m.c.tenant_id, m.c.profile_id, m.c.segment_id).where(
-                tuple_(m.c.tenant_id, m.c.profile_id).in_(wanted), m.c.state == "in"
-            )
-        )
-        for tenant_id, profile_id, segment_id in rows:
+    params = _pairs(keys)
+    found: dict[Key, set[str]] = {k: set() for k in zip(*params.values(), strict=True)}
+    if found:
+        for tenant_id, profile_id, segment_id in await session.execute(_SEGMENTS, params):
             found[(tenant_id, profile_id)].add(segment_id)
     return {key: frozenset(segments) for key, segments in found.items()}
 
 
 async def facts_many(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, list[RowMapping]]:
     """:func:`facts_of` for many people in one query (each person's in time order)."""
-    wanted = list(set(keys))
-    found: dict[Key, list[RowMapping]] = {key: [] for key in wanted}
-    if wanted:
-        rows = await session.execute(
-            select(f.c.tenant_id, f.c.profile_id, f.c.kind, f.c.ref, f.c.at, f.c.data)
-            .where(tuple_(f.c.tenant_id, f.c.profile_id).in_(wanted))
-            .order_by(f.c.at)
-        )
-        for row in rows.mappings():
+    params = _pairs(keys)
+    found: dict[Key, list[RowMapping]] = {k: [] for k in zip(*params.values(), strict=True)}
+    if found:
+        for row in (await session.execute(_FACTS, params)).mappings():
             found[(row["tenant_id"], row["profile_id"])].append(row)
     return found
 
 
 async def traits_many(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
     """:func:`traits_of` for many people in one query ({} for one not in the read model)."""
-    wanted = list(set(keys))
-    found: dict[Key, dict[str, Any]] = {key: {} for key in wanted}
-    if wanted:
-        r = recipients
-        rows = await session.execute(
-            select(r.c.tenant_id, r.c.profile_id, r.c.traits).where(
-                tuple_(r.c.tenant_id, r.c.profile_id).in_(wanted)
-            )
-        )
-        for tenant_id, profile_id, traits in rows:
+    params = _pairs(keys)
+    found: dict[Key, dict[str, Any]] = {k: {} for k in zip(*params.values(), strict=True)}
+    if found:
+        for tenant_id, profile_id, traits in await session.execute(_TRAITS, params):
             found[(tenant_id, profile_id)] = dict(traits or {})
     return found

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, case, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB, distinct_on
+import orjson
+from sqlalchemy import RowMapping, case, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,26 +80,40 @@ async def save_run(session: AsyncSession, run_id: str, **values: Any) -> None:
     await session.execute(update(r).where(r.c.run_id == run_id).values(**values))
 
 
-_SAVED = (
-    "status",
-    "current_step_id",
-    "step_entered_at",
-    "next_wake_at",
-    "exit_reason",
-    "finished_at",
-    "updated_at",
+_SAVE_MANY = text(
+    """
+    UPDATE messaging.journey_runs AS r
+    SET status = v.status, current_step_id = v.step, step_entered_at = v.step_at,
+        visited = CAST(v.visited AS jsonb), next_wake_at = v.wake, exit_reason = v.reason,
+        finished_at = v.finished, updated_at = v.updated
+    FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:steps AS text[]),
+                CAST(:step_ats AS timestamptz[]), CAST(:visited AS text[]),
+                CAST(:wakes AS timestamptz[]), CAST(:reasons AS text[]),
+                CAST(:finished AS timestamptz[]), CAST(:updated AS timestamptz[]))
+        AS v(id, status, step, step_at, visited, wake, reason, finished, updated)
+    WHERE r.run_id = v.id
+    """
 )
 
 
 async def save_runs(session: AsyncSession, runs: Sequence[dict[str, Any]]) -> None:
-    """:func:`save_run` for many runs in one round trip (executemany); each dict has
-    ``run_id``, ``visited`` and the columns of ``_SAVED``."""
+    """:func:`save_run` for many runs in one statement; each dict has ``run_id``,
+    ``status``, ``current_step_id``, ``step_entered_at``, ``visited``, ``next_wake_at``,
+    ``exit_reason``, ``finished_at`` and ``updated_at``."""
     if not runs:
         return
-    values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in _SAVED}
-    values["visited"] = bindparam("b_visited", type_=JSONB)
-    stmt = update(r).where(r.c.run_id == bindparam("b_run_id")).values(**values)
-    await session.execute(stmt, [{f"b_{k}": v for k, v in run.items()} for run in runs])
+    params = {
+        "ids": [x["run_id"] for x in runs],
+        "statuses": [x["status"] for x in runs],
+        "steps": [x["current_step_id"] for x in runs],
+        "step_ats": [x["step_entered_at"] for x in runs],
+        "visited": [orjson.dumps(x["visited"]).decode() for x in runs],
+        "wakes": [x["next_wake_at"] for x in runs],
+        "reasons": [x["exit_reason"] for x in runs],
+        "finished": [x["finished_at"] for x in runs],
+        "updated": [x["updated_at"] for x in runs],
+    }
+    await session.execute(_SAVE_MANY, params)
 
 
 async def wake_profile(
@@ -170,6 +184,23 @@ async def add_history(
     )
 
 
+_ADD_MANY = text(
+    """
+    INSERT INTO messaging.journey_run_steps (run_id, seq, tenant_id, step_id, action, detail, at)
+    SELECT id, seq, tenant, step, action, CAST(detail AS jsonb), at
+    FROM unnest(CAST(:ids AS text[]), CAST(:seqs AS integer[]), CAST(:tenants AS text[]),
+                CAST(:steps AS text[]), CAST(:actions AS text[]), CAST(:details AS text[]),
+                CAST(:ats AS timestamptz[]))
+        AS v(id, seq, tenant, step, action, detail, at)
+    """
+)
+_LAST = text(
+    "SELECT DISTINCT ON (run_id) run_id, seq, step_id, action "
+    "FROM messaging.journey_run_steps WHERE run_id = ANY(CAST(:ids AS text[])) "
+    "ORDER BY run_id, seq DESC"
+)
+
+
 async def add_histories(
     session: AsyncSession,
     runs: Sequence[
@@ -179,33 +210,30 @@ async def add_histories(
     """:func:`add_history` for many runs in one statement: (run id, tenant id, the
     first free seq, entries)."""
     rows = [
-        {
-            "run_id": run_id,
-            "seq": start + i,
-            "tenant_id": tenant_id,
-            "step_id": step_id,
-            "action": action,
-            "detail": detail,
-            "at": at,
-        }
+        (run_id, start + i, tenant_id, step_id, action, detail, at)
         for run_id, tenant_id, start, entries_ in runs
         for i, (step_id, action, detail, at) in enumerate(entries_)
     ]
-    if rows:
-        await session.execute(insert(h), rows)
+    if not rows:
+        return
+    params = {
+        "ids": [x[0] for x in rows],
+        "seqs": [x[1] for x in rows],
+        "tenants": [x[2] for x in rows],
+        "steps": [x[3] for x in rows],
+        "actions": [x[4] for x in rows],
+        "details": [orjson.dumps(x[5]).decode() for x in rows],
+        "ats": [x[6] for x in rows],
+    }
+    await session.execute(_ADD_MANY, params)
 
 
 async def last_entries(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, RowMapping]:
     """Each run's last history entry (seq, step_id, action), in one query."""
     if not run_ids:
         return {}
-    query = (
-        select(h.c.run_id, h.c.seq, h.c.step_id, h.c.action)
-        .where(h.c.run_id.in_(list(run_ids)))
-        .order_by(h.c.run_id, h.c.seq.desc())
-        .ext(distinct_on(h.c.run_id))
-    )
-    return {row["run_id"]: row for row in (await session.execute(query)).mappings()}
+    rows = await session.execute(_LAST, {"ids": list(run_ids)})
+    return {row["run_id"]: row for row in rows.mappings()}
 
 
 async def last_entry(session: AsyncSession, run_id: str) -> RowMapping | None:
