@@ -202,8 +202,11 @@ def first_news(groups: Iterable[Sequence[E]], fresh: set[str]) -> list[E]:
     unused = set(fresh)
     chosen: list[E] = []
     for group in groups:
-        found = next((event for event in group if event.event_id in unused), None)
-        unused.difference_update(event.event_id for event in group)
+        found = None
+        for event in group:
+            if found is None and event.event_id in unused:
+                found = event
+            unused.discard(event.event_id)
         if found is not None:
             chosen.append(found)
     return chosen

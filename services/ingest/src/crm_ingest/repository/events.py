@@ -6,29 +6,33 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, text
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_ingest.domain.facts import first_news
 from crm_ingest.tables import accepted_events, rate_windows
 
-_CLAIM = text(
+_CLAIM = (
     f"INSERT INTO {accepted_events.fullname} (tenant_id, event_id) "
-    "SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[])) "
-    "ON CONFLICT DO NOTHING RETURNING tenant_id, event_id"
+    "SELECT * FROM unnest($1::text[], $2::text[]) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 """One statement for any number of ids and tenants (unnest), so a batch of a
-thousand facts costs one round trip and no statement compilation."""
+thousand facts costs one round trip and no statement compilation; run on the
+session's asyncpg connection (in its transaction), without per-row result objects."""
 
 
-async def _claim(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Sorted: concurrent transactions claiming overlapping ids lock them in one order."""
+async def _claim(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> set[str]:
+    """The ids accepted for the first time (an id names its tenant: uuid5 of it).
+    Sorted: concurrent transactions claiming overlapping ids lock them in one order."""
     ordered = sorted(set(pairs))
     if not ordered:
         return set()
-    params = {"tenants": [t for t, _ in ordered], "ids": [e for _, e in ordered]}
-    return {(row[0], row[1]) for row in await session.execute(_CLAIM, params)}
+    connection = await session.connection()
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    found = await driver.fetch(_CLAIM, [t for t, _ in ordered], [e for _, e in ordered])
+    return {row[0] for row in found}
 
 
 async def claim_news(session: AsyncSession, groups: Sequence[Sequence[Any]]) -> list[Any]:
@@ -36,7 +40,7 @@ async def claim_news(session: AsyncSession, groups: Sequence[Sequence[Any]]) -> 
     not accepted before, in order; every telling is claimed in this transaction, so a
     fact told again by any later delivery is not published twice."""
     fresh = await _claim(session, ((e.tenant_id, e.event_id) for group in groups for e in group))
-    return first_news(groups, {event_id for _, event_id in fresh})
+    return first_news(groups, fresh)
 
 
 async def hit_rate_window(session: AsyncSession, tenant_id: str, window_start: int) -> int:
