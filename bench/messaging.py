@@ -8,8 +8,8 @@ links, SMTP through the connection pool, ``sent`` + outbox event per message)
 and the outbox relay publishing the ``message.*`` events to Kafka, all in this
 process, as in the service.
 
-1. ``email_decided_sent``: ``scale(20_000)`` messages queued through
-   ``enqueue_message`` (their ``message.queued`` events published before the
+1. ``email_decided_sent``: ``scale(20_000)`` messages queued through the
+   sending door (``Enqueuer``) (their ``message.queued`` events published before the
    clock starts), then the dispatcher started. Steady state, not a burst: the
    first and last fifth of the drain are left out and the middle is cut into
    three equal windows (by each message's ``sent_at``); the row is the median
@@ -29,7 +29,7 @@ process, as in the service.
 4. ``journeys_<n>_runs_advanced``: ``scale(100_000)`` active runs of the F2 step
    mail (waiting on day 1, with their recipients) whose wake times fall within
    the last minute; the service's journey worker drains them: each run sends
-   its thank-you email (``enqueue_message``), moves on and arms the day-7 wait.
+   its thank-you email (the sending door), moves on and arms the day-7 wait.
    Seconds until none is due; past ``JOURNEY_CAP_SECONDS`` the figure is
    projected from the rate so far (the unit says so).
 """
@@ -67,7 +67,7 @@ from crm_messaging.repository import campaigns as campaigns_repo
 from crm_messaging.sending.channels.email import SmtpPool
 from crm_messaging.sending.channels.ratelimit import RateLimiter
 from crm_messaging.sending.dispatcher import Dispatcher
-from crm_messaging.sending.enqueue import MessageRequest, enqueue_message
+from crm_messaging.sending.enqueue import Enqueuer, MessageRequest
 from crm_messaging.tables import outbox, tenants
 
 STAGE = "messaging"
@@ -138,9 +138,10 @@ async def _recipients(db: Database, n: int, prefix: str = "p") -> None:
 
 
 async def _enqueue(db: Database, source: str, profiles: range, batch: int = 500) -> None:
+    """Through the sending door (the batch form the journey worker and campaigns use)."""
     for start in range(profiles.start, profiles.stop, batch):
         async with db.transaction() as session:
-            now = datetime.now(UTC)
+            door = Enqueuer(session, datetime.now(UTC))
             for i in range(start, min(start + batch, profiles.stop)):
                 intent = MessageRequest(
                     source_kind="campaign",
@@ -150,7 +151,8 @@ async def _enqueue(db: Database, source: str, profiles: range, batch: int = 500)
                     purpose="transactional",  # no cap: each person gets two messages here
                     template=TEMPLATE,
                 )
-                await enqueue_message(session, TENANT, intent, now)
+                await door.add(TENANT, intent)
+            await door.flush()
 
 
 async def _scalar(db: Database, sql: str, **params: object) -> Any:
