@@ -3,10 +3,13 @@ serve the port, and /metrics adds up every worker's counts, whichever one answer
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import psutil
 import pytest
-from ingest_it import ADMIN_TOKEN, create_tenant, fixture_bytes, post_webhook, run_service, unique
+from ingest_it import ADMIN_TOKEN, create_tenant, fixture_bytes, post_webhook, unique
+from service_process import ServiceProcess, free_port
 
 pytestmark = pytest.mark.infra
 
@@ -19,13 +22,21 @@ def _workers(pid: int) -> list[psutil.Process]:
 
 
 async def test_two_front_workers_answer_and_count_as_one(infra, tmp_path) -> None:
+    port = free_port()
     env = {
+        **os.environ,
+        **infra.env,
+        "INGEST_PORT": str(port),
         "INGEST_ADMIN_TOKEN": ADMIN_TOKEN,
         "INGEST_IMPORT_SPOOL_DIR": str(tmp_path / "spool"),
         "INGEST_ROLE": "api",
         "INGEST_WORKERS": "2",
     }
-    with run_service("ingest", infra, env) as front:
+    front = ServiceProcess("ingest", env, port, tmp_path / "ingest-workers.log")
+    try:
+        # Two interpreters import and start side by side: on a loaded 2-core machine
+        # that took a minute; stopped below even if it never gets ready.
+        front.start(timeout=240)
         assert front.proc is not None
         assert len(_workers(front.proc.pid)) == 2
         tenant = create_tenant(front.url)
@@ -38,3 +49,5 @@ async def test_two_front_workers_answer_and_count_as_one(infra, tmp_path) -> Non
             metrics = httpx.get(f"{front.url}/metrics", timeout=10).text
             counted = [x for x in metrics.splitlines() if x.startswith(line)]
             assert counted == [f"{line} {float(WEBHOOKS)}"], counted
+    finally:
+        front.stop()
