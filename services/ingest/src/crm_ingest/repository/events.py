@@ -6,21 +6,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_ingest.domain.facts import first_news
 from crm_ingest.tables import accepted_events, rate_windows
 
-_CLAIM = (
+_CLAIM = text(
     f"INSERT INTO {accepted_events.fullname} (tenant_id, event_id) "
-    "SELECT * FROM unnest($1::text[], $2::text[]) "
+    "SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[])) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 """One statement for any number of ids and tenants (unnest), so a batch of a
-thousand facts costs one round trip and no statement compilation; run on the
-session's asyncpg connection (in its transaction), without per-row result objects."""
+thousand facts costs one round trip and no statement compilation. Through SQLAlchemy
+(not the raw driver): the consumer runner tells transient database errors apart by
+SQLAlchemy's exception types."""
 
 
 async def _claim(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> set[str]:
@@ -29,10 +30,8 @@ async def _claim(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> set
     ordered = sorted(set(pairs))
     if not ordered:
         return set()
-    connection = await session.connection()
-    driver: Any = (await connection.get_raw_connection()).driver_connection
-    found = await driver.fetch(_CLAIM, [t for t, _ in ordered], [e for _, e in ordered])
-    return {row[0] for row in found}
+    params = {"tenants": [t for t, _ in ordered], "ids": [e for _, e in ordered]}
+    return set((await session.execute(_CLAIM, params)).scalars())
 
 
 async def claim_news(session: AsyncSession, groups: Sequence[Sequence[Any]]) -> list[Any]:
