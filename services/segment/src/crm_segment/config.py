@@ -26,9 +26,13 @@ class SegmentService(ServiceSettings):
     sweep_seconds: float = Field(default=60.0, gt=0)
     # Due profiles evaluated per sweep transaction.
     sweep_batch: int = Field(default=5000, ge=1)
-    consumer_batch: int = Field(default=500, ge=1)
-    # Profiles per chunk of a fill job (one transaction each; handlers/jobs.py).
+    consumer_batch: int = Field(default=1000, ge=1)
+    # Profiles per chunk of a fill job (one transaction each; handlers/jobs.py), and
+    # how many chunks a job fills at once (one database connection each).
     fill_chunk_profiles: int = Field(default=50_000, ge=1)
+    fill_parallel: int = Field(default=2, ge=1, le=16)
+    # Sweep workers taking due profiles at once (SKIP LOCKED keeps them apart).
+    sweep_parallel: int = Field(default=2, ge=1, le=16)
 
     # What one definition may cost (domain/limits.py). The upper bounds keep the
     # SQL of the largest allowed definition far below asyncpg's 32,767 binds.

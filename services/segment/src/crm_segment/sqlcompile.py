@@ -62,7 +62,8 @@ from crm_segment.domain.evaluate import require_aware, root_of
 from crm_segment.domain.expand import expand, filter_target
 from crm_segment.domain.values import (
     COMPARATORS,
-    NUMBER_SQL_PATTERN,
+    MAX_NUMBER_DIGITS,
+    NUMBER_SHAPE_SQL_PATTERN,
     TIMESTAMP_SQL_PATTERN,
     ValueKind,
 )
@@ -144,7 +145,7 @@ def typed(value: Json, kind: ValueKind) -> ColumnElement[Any]:
     text_value = _text(value)
     if kind is ValueKind.NUMBER:
         number = cast(text_value, Numeric)
-        looks_numeric = and_(json_type == "string", _matches(text_value, NUMBER_SQL_PATTERN))
+        looks_numeric = and_(json_type == "string", _numeric_text(text_value))
         return case((json_type == "number", number), (looks_numeric, number))
     if kind is ValueKind.DATETIME:
         instant = case((_day_exists(text_value), cast(text_value, DateTime(timezone=True))))
@@ -153,6 +154,17 @@ def typed(value: Json, kind: ValueKind) -> ColumnElement[Any]:
     if kind is ValueKind.STRING:
         return collate(case((json_type == "string", text_value)), "C")
     return case((json_type == "boolean", cast(text_value, Boolean)))
+
+
+def _numeric_text(text_value: ColumnElement[str]) -> Predicate:
+    """``values.NUMBER_BODY`` in full: up to 255 digits a side (see NUMBER_SHAPE_SQL_PATTERN)."""
+    whole = func.split_part(func.ltrim(text_value, "-"), ".", 1)
+    fraction = func.split_part(text_value, ".", 2)
+    return and_(
+        _matches(text_value, NUMBER_SHAPE_SQL_PATTERN),
+        func.length(whole) <= MAX_NUMBER_DIGITS,
+        func.length(fraction) <= MAX_NUMBER_DIGITS,
+    )
 
 
 def _day_exists(stamp: ColumnElement[str]) -> Predicate:

@@ -14,7 +14,13 @@ from crm_segment.domain.catalog import build_catalog
 from crm_segment.domain.definition import parse_definition
 from crm_segment.domain.evaluate import ProfileView, evaluate
 from crm_segment.domain.graph import find_cycle, segment_references, topological_order
-from crm_segment.domain.membership import Pending, eligible, evaluate_batch, sweep_batch
+from crm_segment.domain.membership import (
+    Pending,
+    eligible,
+    evaluate_batch,
+    moved_segments,
+    sweep_batch,
+)
 from crm_segment.domain.timing import next_change_at, outlook
 
 DORMANT = {
@@ -190,8 +196,10 @@ def test_the_sweep_evaluates_only_segments_whose_clock_moved() -> None:
     traits = {"total_spent": "6000", "last_order_at": last.isoformat()}
     # Due since day 90: dormant flips (and its reader follows); "recent" flipped at day
     # 30, long before, and "spent" (wrongly stored as not a member) is not looked at.
-    pending = Pending(traits, (), frozenset({"recent"}))
-    [outcome] = sweep_batch(cat, [pending], [last + timedelta(days=89)], NOW)
+    moved = moved_segments(cat, [traits], [()], [last + timedelta(days=89)], NOW)
+    assert moved.segments == [frozenset({"dormant", "dormant_spenders"})]
+    assert moved.needed == {"dormant", "dormant_spenders", "spent"}
+    [outcome] = sweep_batch(cat, moved, [frozenset({"recent"})])
     assert outcome.entered == ("dormant",)
     assert outcome.exited == ()
     assert outcome.next_change_at is None  # no clock of this profile is ahead of now

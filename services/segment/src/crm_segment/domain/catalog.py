@@ -38,6 +38,7 @@ class TenantCatalog:
     _dependents: Mapping[str, frozenset[str]] = field(repr=False)
     _by_source: Mapping[Source, frozenset[str]] = field(repr=False, default_factory=dict)
     filling: frozenset[str] = frozenset()  # live segments a job is filling (claims)
+    _key_memo: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def all_ids(self) -> frozenset[str]:
@@ -55,12 +56,21 @@ class TenantCatalog:
         """Segments reading any of these trait keys (or paths overlapping them)."""
         found: set[str] = set()
         for key in changed:
-            for segment_id in self._by_head.get(key.split(".")[0], ()):
-                if segment_id not in found and self.segments[segment_id].refs.affected_by_fields(
-                    [key]
-                ):
-                    found.add(segment_id)
+            found |= self._by_key(key)
         return found
+
+    def _by_key(self, key: str) -> frozenset[str]:
+        # Memoised per key: every changed profile asks, and keys repeat.
+        cached = self._key_memo.get(key)
+        if cached is None:
+            if len(self._key_memo) > 10_000:  # keys come from data: bound the memo
+                self._key_memo.clear()
+            cached = self._key_memo[key] = frozenset(
+                segment_id
+                for segment_id in self._by_head.get(key.split(".")[0], ())
+                if self.segments[segment_id].refs.affected_by_fields([key])
+            )
+        return cached
 
     def next_changes(self, batch: Batch) -> list[datetime | None]:
         """Per profile, the first moment after ``now`` at which a relative condition of

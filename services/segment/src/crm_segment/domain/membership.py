@@ -18,7 +18,7 @@ INELIGIBLE_FLAGS = ("deleted", "redacted")
 
 def eligible(traits: Mapping[str, Any]) -> bool:
     """Deleted or redacted profiles belong to no segment (mirrored in the SQL fill)."""
-    return all(traits.get(flag) is not True for flag in INELIGIBLE_FLAGS)
+    return traits.get("deleted") is not True and traits.get("redacted") is not True
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +55,40 @@ def evaluate_batch(
     return _decide(catalog, batch, [p.current for p in profiles], wanted)
 
 
-def sweep_batch(
-    catalog: TenantCatalog, profiles: Sequence[Pending], since: Sequence[datetime], now: datetime
-) -> list[Outcome]:
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """Due profiles and, for each, the segments time may have moved (with dependents)."""
+
+    batch: Batch
+    segments: list[frozenset[str]]
+    needed: frozenset[str]  # those segments and every segment they read: memberships to load
+
+
+def moved_segments(
+    catalog: TenantCatalog,
+    traits: Sequence[Mapping[str, Any]],
+    events: Sequence[Sequence[EventView]],
+    since: Sequence[datetime],
+    now: datetime,
+) -> Moved:
     """Profiles whose next change (``since``) has come: only the segments whose own
     relative conditions flipped in ``[since, now]``, and their dependents, can have
-    moved; they are evaluated, and each profile's next moment is found again."""
-    batch = Batch([p.traits for p in profiles], [p.events for p in profiles], now)
-    moved = [frozenset(found) for found in catalog.moved(batch, since)]
-    wanted = _groups(catalog, moved, batch.size)
-    return _decide(catalog, batch, [p.current for p in profiles], wanted)
+    moved."""
+    batch = Batch(traits, events, now)
+    found = [frozenset(catalog.closure(moved)) for moved in catalog.moved(batch, since)]
+    needed = set().union(*found) if found else set()
+    for segment_id in list(needed):
+        needed |= catalog.segments[segment_id].refs.segment_ids
+    return Moved(batch, found, frozenset(needed))
+
+
+def sweep_batch(
+    catalog: TenantCatalog, moved: Moved, current: Sequence[frozenset[str]]
+) -> list[Outcome]:
+    """Evaluate the moved segments of each due profile (``current``: its memberships
+    among ``moved.needed``) and find each profile's next moment again."""
+    wanted = _groups(catalog, moved.segments, moved.batch.size)
+    return _decide(catalog, moved.batch, current, wanted)
 
 
 def _groups(
@@ -91,7 +115,8 @@ def _decide(
     wanted: Mapping[str, Mask],
 ) -> list[Outcome]:
     members = _members(current, batch.size)
-    allowed = mask_of([eligible(traits) for traits in batch.traits])
+    eligibility = [eligible(traits) for traits in batch.traits]
+    allowed = mask_of(eligibility)
     entered: list[list[str]] = [[] for _ in range(batch.size)]
     exited: list[list[str]] = [[] for _ in range(batch.size)]
     for segment_id in catalog.order:
@@ -110,8 +135,8 @@ def _decide(
             exited[index].append(segment_id)
     moments = catalog.next_changes(batch)
     return [
-        Outcome(tuple(entered[i]), tuple(exited[i]), moments[i] if eligible(t) else None)
-        for i, t in enumerate(batch.traits)
+        Outcome(tuple(entered[i]), tuple(exited[i]), moments[i] if ok else None)
+        for i, ok in enumerate(eligibility)
     ]
 
 

@@ -24,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_segment import metrics
 from crm_segment.domain.catalog import TenantCatalog
-from crm_segment.domain.membership import Outcome, Pending, evaluate_batch, sweep_batch
+from crm_segment.domain.membership import (
+    Outcome,
+    Pending,
+    evaluate_batch,
+    moved_segments,
+    sweep_batch,
+)
 from crm_segment.handlers import publish as out
 from crm_segment.repository import changes, claims
 from crm_segment.repository import memberships as membership_repo
@@ -57,7 +63,8 @@ async def evaluate_and_apply(
         return
     pending = await _pending(session, tenant_id, catalog, candidates)
     outcomes = await asyncio.to_thread(evaluate_batch, catalog, pending, now)
-    await _apply(session, tenant_id, catalog, candidates, pending, outcomes, now, trigger)
+    asked = [p.segments for p in pending]
+    await _apply(session, tenant_id, catalog, candidates, asked, outcomes, now, trigger)
 
 
 async def sweep_and_apply(
@@ -68,13 +75,21 @@ async def sweep_and_apply(
     now: datetime,
 ) -> None:
     """Profiles whose next moment has come (``old_next``): the segments whose clocks
-    moved since then, and their dependents."""
+    moved since then, and their dependents; only their memberships are read."""
     if not due:
         return
-    pending = await _pending(session, tenant_id, catalog, due)
+    pids = [c.profile_id for c in due]
+    if catalog.filling:  # before reading memberships: see repository/claims.py
+        await claims.claim(session, tenant_id, catalog.fill_order, pids)
+    events = await profile_repo.events_of(session, tenant_id, pids, catalog.event_types)
+    found = [events.get(pid, ()) for pid in pids]
     since = [c.old_next or now for c in due]
-    outcomes = await asyncio.to_thread(sweep_batch, catalog, pending, since, now)
-    await _apply(session, tenant_id, catalog, due, pending, outcomes, now, "sweep")
+    traits = [c.traits for c in due]
+    moved = await asyncio.to_thread(moved_segments, catalog, traits, found, since, now)
+    open_rows = await membership_repo.open_of(session, tenant_id, pids, moved.needed)
+    current = [frozenset(open_rows.get(pid, ())) for pid in pids]
+    outcomes = await asyncio.to_thread(sweep_batch, catalog, moved, current)
+    await _apply(session, tenant_id, catalog, due, moved.segments, outcomes, now, "sweep")
 
 
 async def _pending(
@@ -104,7 +119,7 @@ async def _apply(
     tenant_id: str,
     catalog: TenantCatalog,
     candidates: Sequence[Candidate],
-    pending: Sequence[Pending],
+    asked: Sequence[frozenset[str] | None],
     outcomes: Sequence[Outcome],
     now: datetime,
     trigger: str,
@@ -117,7 +132,7 @@ async def _apply(
     ]
     applied = await changes.apply(session, out.told(tenant_id, now), found)
     out.count(applied, trigger)
-    metrics.EVALUATIONS.labels(trigger).inc(_evaluated(catalog, pending))
+    metrics.EVALUATIONS.labels(trigger).inc(_evaluated(catalog, asked))
     moments = {
         c.profile_id: o.next_change_at
         for c, o in zip(candidates, outcomes, strict=True)
@@ -126,6 +141,6 @@ async def _apply(
     await profile_repo.set_next_change(session, tenant_id, moments)
 
 
-def _evaluated(catalog: TenantCatalog, pending: Sequence[Pending]) -> int:
+def _evaluated(catalog: TenantCatalog, asked: Sequence[frozenset[str] | None]) -> int:
     # An estimate for the counter: every segment asked for, dependents left out.
-    return sum(len(catalog.order) if p.segments is None else len(p.segments) for p in pending)
+    return sum(len(catalog.order) if a is None else len(a) for a in asked)

@@ -48,7 +48,6 @@ from crm_segment import metrics
 from crm_segment.context import SegmentContext
 from crm_segment.domain.definition import Definition, DefinitionError, parse_definition
 from crm_segment.handlers import publish as out
-from crm_segment.handlers.catalogs import live_catalog
 from crm_segment.handlers.references import readers_of
 from crm_segment.repository import bulk, claims, locks
 from crm_segment.repository import catalog as catalog_repo
@@ -172,23 +171,71 @@ async def _run(ctx: SegmentContext, job: JobRow) -> None:
         return
     progress = _Progress(job.cursor or "", int(job.done), Applied(job.entered, job.exited))
     try:
-        while (step := await _chunk(ctx, job, plan, progress)) == "more":
-            pass
+        state = await _rounds(ctx, job, plan, progress)
     except _Stopped:
         return
-    await _end(ctx, job, "done" if step == "last" else "cancelled", plan)
+    await _end(ctx, job, state, plan)
+
+
+async def _rounds(ctx: SegmentContext, job: JobRow, plan: _Plan, progress: _Progress) -> str:
+    """Fill the next ``SEGMENT_FILL_PARALLEL`` chunks at once (one transaction and one
+    database connection each), then record how far the job got; ``done`` when no
+    profile is left, ``cancelled`` when the segment changed meanwhile."""
+    width = ctx.settings.service.fill_parallel
+    while True:
+        ranges = await _ranges(ctx, job, progress.cursor, width)
+        if not ranges:
+            return "done"
+        outcomes = await asyncio.gather(
+            *(_chunk(ctx, job, plan, lo, hi) for lo, hi, _ in ranges), return_exceptions=True
+        )
+        for outcome in outcomes:  # every chunk has ended (each under the timeout)
+            if isinstance(outcome, BaseException):
+                raise outcome
+        results = [r for r in outcomes if not isinstance(r, BaseException)]
+        if any(result is None for result in results):
+            return "cancelled"
+        applied = sum((r for r in results if r is not None), Applied())
+        done = progress.done + sum(count for _, _, count in ranges)
+        await _record(ctx, job, plan, _Progress(ranges[-1][1], done, progress.applied + applied))
+        progress.cursor, progress.done = ranges[-1][1], done
+        progress.applied += applied
+
+
+async def _ranges(
+    ctx: SegmentContext, job: JobRow, cursor: str, width: int
+) -> list[tuple[str, str, int]]:
+    """The next ``width`` chunks after ``cursor``: (after, last profile id, profiles)."""
+    size = ctx.settings.service.fill_chunk_profiles
+    found: list[tuple[str, str, int]] = []
+    async with ctx.db.transaction() as session:
+        for _ in range(width):
+            hi, count = await repo.chunk_end(session, job.tenant_id, cursor, size)
+            if hi is None:
+                break
+            found.append((cursor, hi, count))
+            cursor = hi
+    return found
+
+
+async def _record(ctx: SegmentContext, job: JobRow, plan: _Plan, progress: _Progress) -> None:
+    """Progress and lease; committed claims dropped (they are never needed again)."""
+    async with ctx.db.transaction() as session:
+        await claims.release(session, job.tenant_id, [sid for sid, _, _ in plan.fills])
+        if not await repo.renew(session, job, ctx.clock.now(), _lease(ctx), **progress.values()):
+            raise _Stopped  # another replica took the job over
 
 
 async def _plan(ctx: SegmentContext, job: JobRow) -> _Plan | None:
     """The segments to fill and their statements, or None when the job is moot."""
     async with ctx.db.transaction() as session:
+        await locks.share_tenants(session, [job.tenant_id])
         row = await segment_repo.get(session, job.tenant_id, job.segment_id)
         if row is None or not _current(row, job):
             return None
-        raw = await catalog_repo.live_definitions(session, job.tenant_id)
+        catalog = await ctx.catalogs.get(session, job.tenant_id)
         total = await repo.count_profiles(session, job.tenant_id)
         await repo.renew(session, job, ctx.clock.now(), _lease(ctx), total=total)
-    catalog = await asyncio.to_thread(live_catalog, -1, raw, ctx.limits, job.tenant_id)
     order = catalog.downstream_of(job.segment_id)
     definitions: dict[str, Definition] = {sid: catalog.segments[sid].definition for sid in order}
     if job.kind == "snapshot":
@@ -224,41 +271,25 @@ def _current(row: Any, job: JobRow) -> bool:
     return bool(row.definition_version == job.definition_version)
 
 
-async def _chunk(ctx: SegmentContext, job: JobRow, plan: _Plan, progress: _Progress) -> str:
-    """Fill the next chunk and record it on the job, in one transaction: ``more``, or
-    ``last`` when no profile was left, ``moot`` when the segment changed meanwhile.
-    Deadlocks and serialization failures run the chunk again."""
+async def _chunk(ctx: SegmentContext, job: JobRow, plan: _Plan, lo: str, hi: str) -> Applied | None:
+    """Fill the profiles ``(lo, hi]`` in one transaction (None: the segment changed
+    meanwhile). Deadlocks and serialization failures run the chunk again."""
     for attempt in range(5):
         try:
             async with bounded(
                 ctx.db, job.timeout_seconds, "segment fill", "fill_timeout_seconds"
             ) as session:
-                return await _next_chunk(ctx, session, job, plan, progress)
+                await locks.share_tenants(session, [job.tenant_id])
+                row = await segment_repo.get(session, job.tenant_id, job.segment_id)
+                if not _current(row, job):
+                    return None
+                await bulk.roomy(session)
+                return await _fill_chunk(session, job, plan, lo, hi)
         except DBAPIError as exc:
             if canceled(exc) or _sqlstate(exc) not in _RETRYABLE or attempt == 4:
                 raise
             await asyncio.sleep(0.1 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-async def _next_chunk(
-    ctx: SegmentContext, session: AsyncSession, job: JobRow, plan: _Plan, progress: _Progress
-) -> str:
-    await locks.share_tenants(session, [job.tenant_id])
-    row = await segment_repo.get(session, job.tenant_id, job.segment_id)
-    if not _current(row, job):
-        return "moot"
-    size = ctx.settings.service.fill_chunk_profiles
-    hi, count = await repo.chunk_end(session, job.tenant_id, progress.cursor, size)
-    if hi is None:
-        return "last"
-    await claims.release(session, job.tenant_id, [sid for sid, _, _ in plan.fills])
-    applied = await _fill_chunk(session, job, plan, progress.cursor, hi)
-    moved = _Progress(hi, progress.done + count, progress.applied + applied)
-    if not await repo.renew(session, job, ctx.clock.now(), _lease(ctx), **moved.values()):
-        raise _Stopped  # another replica runs the job: this chunk rolls back
-    progress.cursor, progress.done, progress.applied = moved.cursor, moved.done, moved.applied
-    return "more"
 
 
 async def _fill_chunk(session: AsyncSession, job: JobRow, plan: _Plan, lo: str, hi: str) -> Applied:

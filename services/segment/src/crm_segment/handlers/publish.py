@@ -15,7 +15,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crm_common.events import Identity, encode_event
+import orjson
+
+from crm_common.events import Identity
 from crm_common.events.downstream import MembershipData, SegmentEntered, SegmentExited
 from crm_segment import metrics
 from crm_segment.config import SEGMENTS_TOPIC
@@ -82,15 +84,34 @@ def exited(
 
 def told(tenant_id: str, at: datetime) -> dict[str, Any]:
     """What a statement telling membership changes at ``at`` needs
-    (:mod:`crm_segment.repository.changes`): the tenant, the moment, the topic and
-    the two payload prototypes, encoded by the event models themselves."""
+    (:mod:`crm_segment.repository.changes`): the tenant, the moment, the topic and the
+    two payload templates, encoded by the event models themselves."""
     return {
         "tenant": tenant_id,
         "now": at,
         "topic": SEGMENTS_TOPIC,
-        "entered_proto": encode_event(entered(tenant_id, "", "", at, "")).decode(),
-        "exited_proto": encode_event(exited(tenant_id, "", "", at, at, "")).decode(),
+        "entered_proto": _template(entered(tenant_id, "", "", at, "")),
+        "exited_proto": _template(exited(tenant_id, "", "", at, at, "")),
     }
+
+
+_PARTS = ("event_id", "profile_id", "segment_id", "reason")
+
+
+def _template(event: SegmentEntered | SegmentExited) -> str:
+    """The event's JSON as a ``format()`` template: ``%1$s`` the event id, ``%2$s`` the
+    profile id, ``%3$s`` the segment id, ``%4$s`` the reason (each a JSON string)."""
+    body = event.model_dump(mode="json", by_alias=True)
+    marks = {part: f"\x00{part}\x00" for part in _PARTS}
+    body["event_id"] = marks["event_id"]
+    body["identity"]["external_ids"] = {CRM_PLATFORM: marks["profile_id"]}
+    body["data"].update(
+        profile_id=marks["profile_id"], segment_id=marks["segment_id"], reason=marks["reason"]
+    )
+    template = orjson.dumps(body).decode().replace("%", "%%")
+    for number, part in enumerate(_PARTS, start=1):
+        template = template.replace(orjson.dumps(marks[part]).decode(), f"%{number}$s")
+    return template
 
 
 def count(applied: Any, trigger: str) -> None:

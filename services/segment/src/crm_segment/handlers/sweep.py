@@ -88,6 +88,14 @@ async def sweep_due(ctx: SegmentContext, now: datetime | None = None) -> int:
 
 
 async def _sweep_tenant(ctx: SegmentContext, tenant_id: str, now: datetime) -> int:
+    """``SEGMENT_SWEEP_PARALLEL`` workers take due batches at once (one evaluates in a
+    worker thread while the database applies another's changes)."""
+    workers = ctx.settings.service.sweep_parallel
+    counts = await asyncio.gather(*(_sweep_batches(ctx, tenant_id, now) for _ in range(workers)))
+    return sum(counts)
+
+
+async def _sweep_batches(ctx: SegmentContext, tenant_id: str, now: datetime) -> int:
     limit = ctx.settings.service.sweep_batch
     total = 0
     while True:

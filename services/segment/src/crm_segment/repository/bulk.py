@@ -129,6 +129,12 @@ def next_change_statement(
     return as_text(stmt)
 
 
+async def roomy(session: AsyncSession) -> None:
+    """Memory for a fill chunk's sorts and hashes (tens of thousands of rows): without
+    it they spill to disk."""
+    await session.execute(select(func.set_config("work_mem", "64MB", True)))
+
+
 async def fill_chunk(
     session: AsyncSession, statement: TextClause, params: dict[str, Any]
 ) -> tuple[int, int]:

@@ -23,51 +23,31 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # (kind, tenant_id, segment_id, profile_id, entered_at) -> the event id (publish.py).
-EVENT_ID_SQL = """(
-  SELECT encode(
-    set_byte(set_byte(substring(h FROM 1 FOR 16), 6, (get_byte(h, 6) & 15) | 128),
-             8, (get_byte(h, 8) & 63) | 128), 'hex')::uuid::text
-  FROM (SELECT sha256(convert_to(concat_ws(chr(31), {kind}, {tenant}, {segment}, {profile},
-        (extract(epoch FROM {entered_at}) * 1000000)::bigint::text), 'UTF8')) AS h) AS digest
-)"""
+EVENT_ID_SQL = """encode(
+  set_byte(set_byte(substring(h FROM 1 FOR 16), 6, (get_byte(h, 6) & 15) | 128),
+           8, (get_byte(h, 8) & 63) | 128), 'hex')::uuid::text"""
+_DIGEST = """sha256(convert_to(concat_ws(chr(31), {kind}, CAST(:tenant AS text), {segment},
+  {profile}, (extract(epoch FROM {entered_at}) * 1000000)::bigint::text), 'UTF8'))"""
 
-# A told row (kind, segment_id, profile_id, entered_at, reason) -> its outbox payload.
-_PAYLOAD = """convert_to((
-  CAST(:{proto} AS jsonb) || jsonb_build_object(
-    'event_id', {event_id},
-    'identity', (CAST(:{proto} AS jsonb) -> 'identity')
-                || jsonb_build_object('external_ids', jsonb_build_object('crm', t.profile_id)),
-    'data', (CAST(:{proto} AS jsonb) -> 'data')
-            || jsonb_build_object('segment_id', t.segment_id, 'profile_id', t.profile_id,
-                                  'reason', t.reason))
-)::text, 'UTF8')"""
-
-
-def _event_id(kind: str) -> str:
-    return EVENT_ID_SQL.format(
-        kind=f"'{kind}'",
-        tenant="CAST(:tenant AS text)",
-        segment="t.segment_id",
-        profile="t.profile_id",
-        entered_at="t.entered_at",
-    )
-
-
-def _outbox_insert(source: str) -> str:
-    """INSERT the outbox rows of the told rows of ``source`` (kind ``exited``/``entered``)."""
-    parts = []
-    for kind, proto in (("segment.exited", "exited_proto"), ("segment.entered", "entered_proto")):
-        event_id = _event_id(kind)
-        payload = _PAYLOAD.format(proto=proto, event_id=event_id)
-        parts.append(
-            f"SELECT t.n, :topic, CAST(:tenant AS text) || ':' || t.profile_id, {event_id}, "
-            f"{payload} FROM {source} AS t WHERE t.kind = '{kind}'"
-        )
-    return (
-        "INSERT INTO segment.outbox (topic, key, event_id, payload) "
-        f"SELECT topic, key, event_id, payload FROM ({' UNION ALL '.join(parts)}) "
-        "AS rows (n, topic, key, event_id, payload) ORDER BY n"
-    )
+# The outbox rows of the told rows, in the order the changes were given (the narrow
+# rows are sorted, not the payloads): payloads are the model's own JSON with the row's
+# parts written in (format(): %1$s event id, %2$s profile, %3$s segment, %4$s reason,
+# each a JSON string from to_json).
+_OUTBOX = """
+INSERT INTO segment.outbox (topic, key, event_id, payload)
+SELECT :topic, CAST(:tenant AS text) || ':' || t.profile_id, d.event_id,
+       convert_to(format(CASE t.kind WHEN 'segment.entered' THEN CAST(:entered_proto AS text)
+                                     ELSE CAST(:exited_proto AS text) END,
+                         to_json(d.event_id)::text, to_json(t.profile_id)::text,
+                         to_json(t.segment_id)::text, to_json(t.reason)::text), 'UTF8')
+FROM (SELECT * FROM told ORDER BY n) AS t
+CROSS JOIN LATERAL (SELECT {event_id} AS event_id FROM (SELECT {digest} AS h) AS x) AS d
+""".format(
+    event_id=EVENT_ID_SQL,
+    digest=_DIGEST.format(
+        kind="t.kind", segment="t.segment_id", profile="t.profile_id", entered_at="t.entered_at"
+    ),
+)
 
 
 # The rest of a statement whose CTE ``wanted`` (segment_id, profile_id, reason, enter, n)
@@ -93,7 +73,7 @@ told AS (
   SELECT 'segment.entered', w.n, o.segment_id, o.profile_id, o.entered_at, w.reason
   FROM opened AS o JOIN wanted AS w USING (segment_id, profile_id)
 ),
-published AS ({_outbox_insert("told")})
+published AS ({_OUTBOX})
 SELECT (SELECT count(*) FROM opened) AS entered, (SELECT count(*) FROM closed) AS exited
 """
 

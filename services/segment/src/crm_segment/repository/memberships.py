@@ -2,66 +2,43 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, insert, select, update
+from sqlalchemy import and_, exists, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_segment.tables import memberships
 
-OpenRows = dict[str, dict[str, datetime]]
-"""profile id -> segment id -> entered_at of the open row."""
+_OPEN = text(
+    "SELECT profile_id, array_agg(segment_id) AS segment_ids FROM segment.memberships"
+    " WHERE tenant_id = :tenant AND profile_id = ANY(CAST(:pids AS text[]))"
+    " AND exited_at IS NULL GROUP BY profile_id"
+)
+_OPEN_IN = text(
+    "SELECT profile_id, array_agg(segment_id) AS segment_ids FROM segment.memberships"
+    " WHERE tenant_id = :tenant AND profile_id = ANY(CAST(:pids AS text[]))"
+    " AND segment_id = ANY(CAST(:sids AS text[])) AND exited_at IS NULL GROUP BY profile_id"
+)
 
 
-async def open_of(session: AsyncSession, tenant_id: str, profile_ids: Collection[str]) -> OpenRows:
-    found: OpenRows = defaultdict(dict)
-    if not profile_ids:
-        return found
-    m = memberships.c
-    rows = await session.execute(
-        select(m.profile_id, m.segment_id, m.entered_at).where(
-            m.tenant_id == tenant_id, m.profile_id.in_(list(profile_ids)), m.exited_at.is_(None)
-        )
-    )
-    for row in rows:
-        found[row.profile_id][row.segment_id] = row.entered_at
-    return found
-
-
-async def enter(
-    session: AsyncSession, tenant_id: str, pairs: Sequence[tuple[str, str]], at: datetime
-) -> None:
-    """Open a row per ``(segment_id, profile_id)``."""
-    if pairs:
-        await session.execute(
-            insert(memberships),
-            [
-                {"tenant_id": tenant_id, "segment_id": s, "profile_id": p, "entered_at": at}
-                for s, p in pairs
-            ],
-        )
-
-
-async def leave(
-    session: AsyncSession, tenant_id: str, pairs: Sequence[tuple[str, str]], at: datetime
-) -> None:
-    """Close the open row of each ``(segment_id, profile_id)``."""
-    if not pairs:
-        return
-    m = memberships.c
-    stmt = (
-        update(memberships)
-        .where(
-            m.tenant_id == tenant_id,
-            m.segment_id == bindparam("sid"),
-            m.profile_id == bindparam("pid"),
-            m.exited_at.is_(None),
-        )
-        .values(exited_at=at)
-    )
-    await session.execute(stmt, [{"sid": s, "pid": p} for s, p in pairs])
+async def open_of(
+    session: AsyncSession,
+    tenant_id: str,
+    profile_ids: Collection[str],
+    segment_ids: Collection[str] | None = None,
+) -> dict[str, list[str]]:
+    """profile id -> the segments it is a member of (among ``segment_ids`` if given):
+    one row per profile, the segment ids aggregated by PostgreSQL."""
+    if not profile_ids or (segment_ids is not None and not segment_ids):
+        return {}
+    params: dict[str, Any] = {"tenant": tenant_id, "pids": list(profile_ids)}
+    if segment_ids is None:
+        rows = await session.execute(_OPEN, params)
+    else:
+        rows = await session.execute(_OPEN_IN, {**params, "sids": list(segment_ids)})
+    return {row.profile_id: row.segment_ids for row in rows}
 
 
 async def close_segment(

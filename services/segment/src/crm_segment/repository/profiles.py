@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+import orjson
+from sqlalchemy import Text, any_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,13 +48,19 @@ async def lock(
     """The stored profiles among ``profile_ids``, locked for this transaction."""
     if not profile_ids:
         return {}
-    rows = await session.execute(
-        select(*_COLUMNS)
-        .where(profiles.c.tenant_id == tenant_id, profiles.c.profile_id.in_(sorted(profile_ids)))
-        .order_by(profiles.c.profile_id)
-        .with_for_update()
-    )
+    rows = await session.execute(_LOCK, {"tenant": tenant_id, "pids": sorted(profile_ids)})
     return {row.profile_id: _stored(row) for row in rows}
+
+
+# Array parameters (= ANY): one cached statement for any number of profiles, where an
+# IN list is rendered again for every size.
+_PIDS = bindparam("pids", type_=ARRAY(Text))
+_LOCK = (
+    select(*_COLUMNS)
+    .where(profiles.c.tenant_id == bindparam("tenant"), profiles.c.profile_id == any_(_PIDS))
+    .order_by(profiles.c.profile_id)
+    .with_for_update()
+)
 
 
 async def lock_due(
@@ -105,24 +113,28 @@ async def save_snapshots(
     """Upsert ``(profile_id, version, traits)``; an older version never wins."""
     if not rows:
         return
-    stmt = pg_insert(profiles)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[profiles.c.tenant_id, profiles.c.profile_id],
-        set_={
-            "traits": stmt.excluded.traits,
-            "version": stmt.excluded.version,
-            "updated_at": stmt.excluded.updated_at,
-            "merge_pending": False,
-        },
-        where=profiles.c.version < stmt.excluded.version,
-    )
-    await session.execute(
-        stmt,
-        [
-            {"tenant_id": tenant_id, "profile_id": p, "version": v, "traits": t, "updated_at": at}
-            for p, v, t in rows
-        ],
-    )
+    params = {
+        "tenant": tenant_id,
+        "at": at,
+        "pids": [p for p, _, _ in rows],
+        "versions": [v for _, v, _ in rows],
+        "traits": [orjson.dumps(t).decode() for _, _, t in rows],
+    }
+    await session.execute(_SAVE, params)
+
+
+_SAVE = text(
+    """
+    INSERT INTO segment.profiles AS p (tenant_id, profile_id, traits, version, updated_at)
+    SELECT :tenant, u.pid, CAST(u.traits AS jsonb), u.version, :at
+    FROM unnest(CAST(:pids AS text[]), CAST(:traits AS text[]), CAST(:versions AS bigint[]))
+      AS u(pid, traits, version)
+    ON CONFLICT (tenant_id, profile_id) DO UPDATE
+    SET traits = excluded.traits, version = excluded.version, updated_at = excluded.updated_at,
+        merge_pending = false
+    WHERE p.version < excluded.version
+    """
+)
 
 
 async def set_next_change(
@@ -144,6 +156,12 @@ _SET_NEXT = text(
 )
 
 
+_SURVIVORS = select(merged_profiles.c.profile_id, merged_profiles.c.survivor_id).where(
+    merged_profiles.c.tenant_id == bindparam("tenant"),
+    merged_profiles.c.profile_id == any_(_PIDS),
+)
+
+
 async def survivors(
     session: AsyncSession, tenant_id: str, profile_ids: Collection[str]
 ) -> dict[str, str]:
@@ -153,12 +171,7 @@ async def survivors(
     for _ in range(10):  # a merge chain longer than this is not a real person
         if not pending:
             break
-        rows = await session.execute(
-            select(merged_profiles.c.profile_id, merged_profiles.c.survivor_id).where(
-                merged_profiles.c.tenant_id == tenant_id,
-                merged_profiles.c.profile_id.in_(sorted(pending)),
-            )
-        )
+        rows = await session.execute(_SURVIVORS, {"tenant": tenant_id, "pids": sorted(pending)})
         step = {row.profile_id: row.survivor_id for row in rows}
         for origin, target in list(found.items()):
             if target in step:
@@ -176,13 +189,36 @@ async def add_events(
     return ``(profile_id, type)`` of those not stored before."""
     if not rows:
         return []
-    stmt = (
-        pg_insert(events)
-        .values([{"tenant_id": tenant_id, **row} for row in rows])
-        .on_conflict_do_nothing()
-        .returning(events.c.profile_id, events.c.type)
-    )
-    return [(row.profile_id, row.type) for row in await session.execute(stmt)]
+    params = {
+        "tenant": tenant_id,
+        "ids": [r["event_id"] for r in rows],
+        "pids": [r["profile_id"] for r in rows],
+        "types": [r["type"] for r in rows],
+        "ats": [r["occurred_at"] for r in rows],
+        "props": [orjson.dumps(r["properties"]).decode() for r in rows],
+    }
+    return [(row.profile_id, row.type) for row in await session.execute(_ADD_EVENTS, params)]
+
+
+_ADD_EVENTS = text(
+    """
+    INSERT INTO segment.events (tenant_id, event_id, profile_id, type, occurred_at, properties)
+    SELECT :tenant, u.id, u.pid, u.type, u.at, CAST(u.props AS jsonb)
+    FROM unnest(CAST(:ids AS text[]), CAST(:pids AS text[]), CAST(:types AS text[]),
+                CAST(:ats AS timestamptz[]), CAST(:props AS text[])) AS u(id, pid, type, at, props)
+    ON CONFLICT DO NOTHING
+    RETURNING profile_id, type
+    """
+)
+
+
+_EVENTS_OF = select(
+    events.c.profile_id, events.c.type, events.c.occurred_at, events.c.properties
+).where(
+    events.c.tenant_id == bindparam("tenant"),
+    events.c.profile_id == any_(_PIDS),
+    events.c.type == any_(bindparam("types", type_=ARRAY(Text))),
+)
 
 
 async def events_of(
@@ -191,13 +227,8 @@ async def events_of(
     found: dict[str, list[EventView]] = defaultdict(list)
     if not profile_ids or not types:
         return found
-    rows = await session.execute(
-        select(events.c.profile_id, events.c.type, events.c.occurred_at, events.c.properties).where(
-            events.c.tenant_id == tenant_id,
-            events.c.profile_id.in_(list(profile_ids)),
-            events.c.type.in_(list(types)),
-        )
-    )
+    params = {"tenant": tenant_id, "pids": list(profile_ids), "types": sorted(types)}
+    rows = await session.execute(_EVENTS_OF, params)
     for row in rows:
         found[row.profile_id].append(EventView(row.type, row.occurred_at, row.properties))
     return found
