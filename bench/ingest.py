@@ -376,6 +376,8 @@ async def run(env: BenchEnv, limits: dict[str, float]) -> list[Row]:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
+        spool = _env(env, port)["INGEST_IMPORT_SPOOL_DIR"]
+        await asyncio.to_thread(shutil.rmtree, spool, True)  # the run's own directory
     for r in rows:
         ratio = "" if r.limit_ratio is None else f"  ({r.limit_ratio:.3f} of kafka_produce_1kb)"
         print(f"  {r.metric:<24} {r.value:>12,.1f} {r.unit}{ratio}", flush=True)
