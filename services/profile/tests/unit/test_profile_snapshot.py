@@ -46,7 +46,12 @@ from crm_profile.domain import (
 )
 from crm_profile.domain.facts import LineFact, OrderDetails, OrderFact
 from crm_profile.domain.redaction import redact
-from crm_profile.domain.snapshot import StoredAttributes, contact_details, segmentable_attributes
+from crm_profile.domain.snapshot import (
+    StoredAttributes,
+    contact_details,
+    segmentable_attributes,
+    snapshot_json,
+)
 from crm_profile.domain.versions import Stamp
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -196,6 +201,8 @@ def test_the_built_snapshot_is_the_v1_json_and_valid(
         )
         written = built.model_dump(mode="json")
     assert written == _v1_snapshot(traits, attributes, permissions)
+    direct = snapshot_json(traits, attributes, permissions, redacted=True, rfm_rank_previous="C")
+    assert direct == written  # the JSON the hot path stores and publishes
     assert ProfileTraits.model_validate(written) == ProfileTraits.model_validate(
         orjson.loads(orjson.dumps(built.model_dump(mode="json")))
     )

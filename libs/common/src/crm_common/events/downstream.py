@@ -97,11 +97,16 @@ class ProfileTraits(BaseModel):
         # so a record read and written again is the record that was sent.
         out: dict[str, Any] = handler(self)
         sent = self.model_fields_set
-        return {k: v for k, v in out.items() if k in sent or k not in type(self).model_fields}
+        if len(sent) == len(_TRAIT_FIELDS):  # every field set (profile's own snapshots)
+            return out
+        return {k: v for k, v in out.items() if k in sent or k not in _TRAIT_FIELDS}
 
     def as_stored(self) -> dict[str, Any]:
         """JSON as consumers keep it: the fields the producer sent, unknown ones too."""
         return self.model_dump(mode="json")
+
+
+_TRAIT_FIELDS = frozenset(ProfileTraits.model_fields)
 
 
 class ProfileContact(BaseModel):

@@ -58,6 +58,7 @@ class Profile:
     touched: bool = False  # some fact changed: recompute traits
     new: bool = False  # created in this batch: its row is inserted at the end
     parsed_attributes: Attributes | None = None  # None: still ``stored_attributes``
+    stored_permissions: Permissions | None = None  # as loaded (``permissions`` is it: unchanged)
 
     @property
     def attributes(self) -> Attributes:
@@ -71,12 +72,14 @@ class Profile:
 
     @classmethod
     def from_row(cls, row: ProfileRow, idents: set[Identifier]) -> Profile:
+        permissions = Permissions.model_validate(row.permissions)
         return cls(
             profile_id=row.profile_id,
             created_at=row.created_at,
             version=row.version,
             stored_attributes=row.attributes,
-            permissions=Permissions.model_validate(row.permissions),
+            permissions=permissions,
+            stored_permissions=permissions,
             identifiers=idents,
             traits=row.traits,
             deleted_at=row.deleted_at,

@@ -14,7 +14,7 @@ timeline, the profiles and the outbox rows are written with one statement each
 (``unnest`` arrays, whatever the batch size), and traits are recomputed once per
 touched profile. ``profile.changed`` carries the typed snapshot (v2:
 :class:`~crm_common.events.downstream.ProfileTraits` and ``ProfileContact``),
-built from already validated values.
+written as that model's JSON from already validated values (:mod:`.wire`).
 """
 
 from __future__ import annotations
@@ -23,15 +23,7 @@ from typing import Any
 
 import orjson
 
-from crm_common.events import stable_event_id
-from crm_common.events.downstream import (
-    ProfileActivity,
-    ProfileActivityData,
-    ProfileChanged,
-    ProfileSnapshot,
-    ProfileTraits,
-)
-from crm_common.outbox import enqueue
+from crm_common.outbox import OutboxRow, enqueue_rows, outbox_row
 from crm_profile import metrics
 from crm_profile.config import PROFILES_TOPIC, SCHEMA
 from crm_profile.domain import (
@@ -39,12 +31,12 @@ from crm_profile.domain import (
     EngagementFact,
     OrderFact,
     SubscriptionFact,
-    build_snapshot,
     compute_traits,
 )
-from crm_profile.domain.snapshot import StoredAttributes, contact_details
+from crm_profile.domain.snapshot import StoredAttributes, contact_values, snapshot_json
+from crm_profile.handlers import wire
 from crm_profile.handlers.batch import Profile, TenantBatch
-from crm_profile.handlers.identity import direct_identity, write_identity
+from crm_profile.handlers.identity import write_identity
 from crm_profile.repository import due, rank_history, records
 from crm_profile.repository import facts as fact_repo
 from crm_profile.repository.facts import ProfileFacts
@@ -65,12 +57,11 @@ async def finish(batch: TenantBatch) -> list[Any]:
         batch.session, batch.tenant_id, [p.profile_id for p in candidates]
     )
     rows: list[dict[str, Any]] = []
-    events: list[Any] = list(batch.outgoing) + _activity_events(batch)
+    events = [outbox_row(PROFILES_TOPIC, e) for e in batch.outgoing] + _activity_rows(batch)
     ranks: list[tuple[str, str | None]] = []  # rank_history rows: only actual changes
     unchanged: list[str] = []
     for profile in candidates:
-        traits = snapshot_of(batch, profile, stored[profile.profile_id])
-        snapshot = traits.model_dump(mode="json")
+        snapshot = snapshot_of(batch, profile, stored[profile.profile_id])
         if snapshot == profile.traits and not profile.changed:
             unchanged.append(profile.profile_id)
             continue
@@ -79,16 +70,17 @@ async def finish(batch: TenantBatch) -> list[Any]:
         profile.traits = snapshot
         profile.version += 1
         rows.append(_row(profile))
-        events.append(_changed_event(batch, profile, traits))
+        events.append(_changed_row(batch, profile))
     await records.write_profiles(batch.session, batch.tenant_id, rows, computed_at=batch.now)
     await rank_history.record(batch.session, batch.tenant_id, ranks, batch.now)
     await due.mark_computed(batch.session, batch.tenant_id, unchanged, batch.now)
-    await enqueue(batch.session, SCHEMA, PROFILES_TOPIC, events)
+    await enqueue_rows(batch.session, SCHEMA, events)
     metrics.CHANGED.inc(len(rows))
     return events
 
 
-def snapshot_of(batch: TenantBatch, profile: Profile, facts: ProfileFacts) -> ProfileTraits:
+def snapshot_of(batch: TenantBatch, profile: Profile, facts: ProfileFacts) -> dict[str, Any]:
+    """The profile's snapshot (``ProfileTraits`` JSON), traits recomputed from its facts."""
     traits = compute_traits(
         _orders(batch, facts),
         [EngagementFact.model_validate(f) for f in facts.engagement],
@@ -99,7 +91,7 @@ def snapshot_of(batch: TenantBatch, profile: Profile, facts: ProfileFacts) -> Pr
     previous = profile.traits.get("rfm_rank")
     if previous is not None and traits.rfm_rank != previous:
         profile.rfm_rank_previous = previous
-    return build_snapshot(
+    return snapshot_json(
         traits,
         _attributes_of(profile),
         profile.permissions,
@@ -174,8 +166,11 @@ def _row(profile: Profile) -> dict[str, Any]:
         "version": profile.version,
         "deleted_at": profile.deleted_at,
         "redacted_at": profile.redacted_at,
+        # None: unchanged, the stored value is kept (not rewritten, nor re-TOASTed)
         "attributes": _attributes_json(profile),
-        "permissions": profile.permissions.model_dump_json(),
+        "permissions": None
+        if profile.permissions is profile.stored_permissions
+        else profile.permissions.model_dump_json(),
         "traits": orjson.dumps(profile.traits).decode(),
         "rfm_rank_previous": profile.rfm_rank_previous,
     }
@@ -188,60 +183,34 @@ def _attributes_of(profile: Profile) -> Attributes | StoredAttributes:
     return StoredAttributes(profile.stored_attributes)
 
 
-def _attributes_json(profile: Profile) -> str:
-    if profile.parsed_attributes is None:
-        return orjson.dumps(profile.stored_attributes).decode()
-    return profile.parsed_attributes.model_dump_json()
+def _attributes_json(profile: Profile) -> str | None:
+    if profile.parsed_attributes is None and not profile.new:
+        return None
+    return profile.attributes.model_dump_json()
 
 
-def _changed_event(batch: TenantBatch, profile: Profile, traits: ProfileTraits) -> ProfileChanged:
-    """Built from validated parts without validating them again (``model_construct``)."""
-    pid = profile.profile_id
-    snapshot = ProfileSnapshot.model_construct(
-        profile_id=pid,
-        version=profile.version,
-        traits=traits,
-        contact=contact_details(_attributes_of(profile)),
-    )
-    return ProfileChanged.model_construct(
-        event_id=stable_event_id("profile.changed", batch.tenant_id, pid, str(profile.version)),
-        tenant_id=batch.tenant_id,
-        source="profile",
-        occurred_at=batch.now,
-        received_at=batch.now,
-        identity=direct_identity(pid),
-        data=snapshot,
+def _changed_row(batch: TenantBatch, profile: Profile) -> OutboxRow:
+    contact = contact_values(_attributes_of(profile))
+    return wire.changed_row(
+        PROFILES_TOPIC,
+        batch.tenant_id,
+        profile.profile_id,
+        profile.version,
+        batch.now,
+        profile.traits,
+        contact,
     )
 
 
-def _activity_events(batch: TenantBatch) -> list[ProfileActivity]:
+def _activity_rows(batch: TenantBatch) -> list[OutboxRow]:
     """Each applied event, attributed to its (final) profile, before that profile's change.
 
     Segment (event conditions) and messaging (event triggers) act on these: only
     this service knows whose event it was. Ownerless events (a refund before its
     order) are not republished.
     """
-    out = []
-    for row, event in batch.activity:
-        pid = row["profile_id"]
-        if pid is None:
-            continue
-        data = ProfileActivityData.model_construct(
-            profile_id=pid,
-            source_event_id=event.event_id,
-            source_type=event.type,
-            occurred_at=event.occurred_at,
-            data=event.data.model_dump(mode="json"),
-        )
-        out.append(
-            ProfileActivity.model_construct(
-                event_id=stable_event_id("profile.activity", batch.tenant_id, pid, event.event_id),
-                tenant_id=batch.tenant_id,
-                source="profile",
-                occurred_at=event.occurred_at,
-                received_at=batch.now,
-                identity=direct_identity(pid),
-                data=data,
-            )
-        )
-    return out
+    return [
+        wire.activity_row(PROFILES_TOPIC, batch.tenant_id, row["profile_id"], batch.now, event)
+        for row, event in batch.activity
+        if row["profile_id"] is not None
+    ]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, column, select, text
+from sqlalchemy import Text, column, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import Table
 
 from crm_profile.config import SCHEMA
-from crm_profile.tables import engagement, orders, subscriptions
+from crm_profile.tables import orders, subscriptions
 
 
 @dataclass
@@ -179,23 +180,21 @@ async def facts_of(
     out = {pid: ProfileFacts({}, [], {}) for pid in profile_ids}
     if not profile_ids:
         return out
-    ids = sorted(profile_ids)
-    for table, key in ((orders, orders.c.order_id), (subscriptions, subscriptions.c.contract_id)):
-        rows = await session.execute(
-            select(table.c.profile_id, key, table.c.fact).where(
-                table.c.tenant_id == tenant_id,
-                table.c.profile_id.in_(ids),
-                table.c.fact.is_not(None),
-            )
-        )
+    params = {"tenant_id": tenant_id, "ids": sorted(profile_ids)}
+    for table, key in (("orders", "order_id"), ("subscriptions", "contract_id")):
+        rows = await session.execute(_facts_query(table, key), params)
         for r in rows:
             found = out[r.profile_id]
-            (found.orders if table is orders else found.subscriptions)[r[1]] = r.fact
-    rows = await session.execute(
-        select(engagement.c.profile_id, engagement.c.fact).where(
-            engagement.c.tenant_id == tenant_id, engagement.c.profile_id.in_(ids)
-        )
-    )
-    for r in rows:
+            (found.orders if table == "orders" else found.subscriptions)[r.key] = r.fact
+    for r in await session.execute(_facts_query("engagement", "event_id"), params):
         out[r.profile_id].engagement.append(r.fact)
     return out
+
+
+@cache
+def _facts_query(table: str, key: str) -> Any:
+    return text(
+        f'SELECT profile_id, {key} AS key, fact FROM "{SCHEMA}".{table} '
+        "WHERE tenant_id = :tenant_id AND profile_id = ANY(CAST(:ids AS text[])) "
+        "AND fact IS NOT NULL"
+    ).columns(column("profile_id", Text), column("key", Text), column("fact", JSONB))

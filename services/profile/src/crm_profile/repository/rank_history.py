@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_profile.tables import rank_history
@@ -21,18 +20,24 @@ from crm_profile.tables import rank_history
 async def record(
     session: AsyncSession, tenant_id: str, changes: Sequence[tuple[str, str | None]], at: datetime
 ) -> None:
-    """Record ``(profile_id, new rank or None)`` pairs as valid from ``at``."""
+    """Record ``(profile_id, new rank or None)`` pairs as valid from ``at`` (one
+    statement; ``unnest`` keeps it the same, and compiled once, for any count)."""
     if not changes:
         return
-    h = rank_history
-    stmt = pg_insert(h).values(
-        [{"tenant_id": tenant_id, "profile_id": p, "rank": r, "valid_from": at} for p, r in changes]
+    await session.execute(
+        text(
+            'INSERT INTO "profile".rank_history (tenant_id, profile_id, rank, valid_from) '
+            "SELECT :tenant_id, u.p, u.r, :at FROM unnest(CAST(:pids AS text[]), "
+            "CAST(:ranks AS text[])) AS u(p, r) "
+            "ON CONFLICT (tenant_id, profile_id, valid_from) DO UPDATE SET rank = EXCLUDED.rank"
+        ),
+        {
+            "tenant_id": tenant_id,
+            "at": at,
+            "pids": [p for p, _ in changes],
+            "ranks": [r for _, r in changes],
+        },
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[h.c.tenant_id, h.c.profile_id, h.c.valid_from],
-        set_={"rank": stmt.excluded.rank},
-    )
-    await session.execute(stmt)
 
 
 async def drop(session: AsyncSession, tenant_id: str, profile_ids: Sequence[str]) -> None:

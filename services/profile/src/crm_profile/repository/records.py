@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, tuple_, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_profile.domain import Identifier, IdentifierKind
@@ -34,20 +34,52 @@ def _ident(kind: str, value: str) -> Identifier:
     return Identifier(kind=IdentifierKind(kind), value=value)
 
 
+_OWNERS_OF = text(
+    "SELECT i.kind, i.value, i.profile_id FROM unnest(CAST(:kinds AS text[]), "
+    'CAST(:vals AS text[])) AS u(kind, value) JOIN "profile".identifiers AS i '
+    "ON i.tenant_id = :tenant_id AND i.kind = u.kind AND i.value = u.value"
+)
+
+
 async def owners_of(
     session: AsyncSession, tenant_id: str, wanted: Collection[Identifier]
 ) -> dict[Identifier, str]:
-    """Current owner of each identifier that has one (no lock: verify after locking)."""
+    """Current owner of each identifier that has one (no lock: verify after locking).
+
+    One index probe per identifier (a join on ``unnest``): a row-value ``IN`` list
+    of a batch's identifiers made PostgreSQL scan the tenant's identifiers.
+    """
     if not wanted:
         return {}
-    i = identifiers
-    keys = [(w.kind.value, w.value) for w in wanted]
+    keys = list(wanted)
     rows = await session.execute(
-        select(i.c.kind, i.c.value, i.c.profile_id).where(
-            i.c.tenant_id == tenant_id, tuple_(i.c.kind, i.c.value).in_(keys)
-        )
+        _OWNERS_OF,
+        {
+            "tenant_id": tenant_id,
+            "kinds": [w.kind.value for w in keys],
+            "vals": [w.value for w in keys],
+        },
     )
     return {_ident(r.kind, r.value): r.profile_id for r in rows}
+
+
+_LOCK_PROFILES = text(
+    "SELECT profile_id, created_at, version, merged_into, deleted_at, redacted_at, "
+    "attributes, permissions, traits, rfm_rank_previous "
+    'FROM "profile".profiles WHERE tenant_id = :tenant_id '
+    "AND profile_id = ANY(CAST(:ids AS text[])) ORDER BY profile_id FOR UPDATE"
+).columns(
+    profiles.c.profile_id,
+    profiles.c.created_at,
+    profiles.c.version,
+    profiles.c.merged_into,
+    profiles.c.deleted_at,
+    profiles.c.redacted_at,
+    profiles.c.attributes,
+    profiles.c.permissions,
+    profiles.c.traits,
+    profiles.c.rfm_rank_previous,
+)
 
 
 async def lock_profiles(
@@ -56,23 +88,8 @@ async def lock_profiles(
     """Lock the rows (in id order, to keep lock order stable across consumers)."""
     if not profile_ids:
         return []
-    p = profiles
     rows = await session.execute(
-        select(
-            p.c.profile_id,
-            p.c.created_at,
-            p.c.version,
-            p.c.merged_into,
-            p.c.deleted_at,
-            p.c.redacted_at,
-            p.c.attributes,
-            p.c.permissions,
-            p.c.traits,
-            p.c.rfm_rank_previous,
-        )
-        .where(p.c.tenant_id == tenant_id, p.c.profile_id.in_(sorted(profile_ids)))
-        .order_by(p.c.profile_id)
-        .with_for_update()
+        _LOCK_PROFILES, {"tenant_id": tenant_id, "ids": sorted(profile_ids)}
     )
     return [ProfileRow(**r._mapping) for r in rows]
 
@@ -83,11 +100,12 @@ async def identifiers_of_profiles(
     out: dict[str, set[Identifier]] = {pid: set() for pid in profile_ids}
     if not profile_ids:
         return out
-    i = identifiers
     rows = await session.execute(
-        select(i.c.kind, i.c.value, i.c.profile_id).where(
-            i.c.tenant_id == tenant_id, i.c.profile_id.in_(list(profile_ids))
-        )
+        text(
+            'SELECT kind, value, profile_id FROM "profile".identifiers '
+            "WHERE tenant_id = :tenant_id AND profile_id = ANY(CAST(:ids AS text[]))"
+        ),
+        {"tenant_id": tenant_id, "ids": list(profile_ids)},
     )
     for r in rows:
         out[r.profile_id].add(_ident(r.kind, r.value))
@@ -179,8 +197,9 @@ async def delete_identifiers(
 
 _WRITE_PROFILES = text(
     'UPDATE "profile".profiles AS p SET created_at = u.created_at, version = u.version, '
-    "deleted_at = u.deleted_at, redacted_at = u.redacted_at, attributes = u.attributes::jsonb, "
-    "permissions = u.permissions::jsonb, traits = u.traits::jsonb, "
+    "deleted_at = u.deleted_at, redacted_at = u.redacted_at, "
+    "attributes = coalesce(u.attributes::jsonb, p.attributes), "
+    "permissions = coalesce(u.permissions::jsonb, p.permissions), traits = u.traits::jsonb, "
     "rfm_rank_previous = u.rfm_rank_previous, traits_computed_at = "
     "coalesce(CAST(:computed_at AS timestamptz), p.traits_computed_at), updated_at = now() "
     "FROM unnest(CAST(:ids AS text[]), CAST(:created_at AS timestamptz[]), "
@@ -210,7 +229,9 @@ async def write_profiles(
     computed_at: datetime | None = None,
 ) -> None:
     """Update changed profiles in one statement (``rows`` keyed like the columns, JSON
-    columns as JSON text); ``computed_at`` also sets ``traits_computed_at``."""
+    columns as JSON text; attributes or permissions None: left as stored, so an
+    unchanged value is not written again); ``computed_at`` also sets
+    ``traits_computed_at``."""
     if not rows:
         return
     rows = sorted(rows, key=lambda r: r["profile_id"])
