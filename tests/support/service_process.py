@@ -102,8 +102,8 @@ def run_service(
     folder = log_dir or Path(os.environ.get("CRM_TEST_LOGS", "/tmp/crm-test-logs"))
     folder.mkdir(parents=True, exist_ok=True)
     svc = ServiceProcess(name, env, port, folder / f"{name}-{port}.log")
-    svc.start()
     try:
+        svc.start()  # inside: a start that times out still stops what it started
         yield svc
     finally:
         svc.stop()

@@ -162,7 +162,9 @@ class ConsumerRunner:
         self._processed = plumbing_tables(schema)[1]
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
-        self._consumer = self._new_consumer()
+        # Made at start: a runner built but never started (an api-role process drops its
+        # consumers) leaves no unclosed client behind.
+        self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._problem: str | None = None
         self.restarts = 0
@@ -188,6 +190,8 @@ class ConsumerRunner:
         self._task = asyncio.create_task(self._supervise(), name=f"consumer:{self.group_id}")
 
     async def _start_consumer(self) -> None:
+        if self._consumer is None:
+            self._consumer = self._new_consumer()
         self._consumer.subscribe(self.topics, listener=_Listener(self._lock))
         await self._consumer.start()
 
@@ -199,7 +203,8 @@ class ConsumerRunner:
                 await asyncio.wait_for(self._task, timeout=30)
             except TimeoutError:
                 self._task.cancel()
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
     async def wait(self) -> None:
         if self._task is not None:
@@ -207,6 +212,8 @@ class ConsumerRunner:
 
     @property
     def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError(f"consumer {self.group_id} is not started")
         return self._consumer
 
     def problem(self) -> str | None:
@@ -235,7 +242,7 @@ class ConsumerRunner:
     async def _restart_consumer(self) -> None:
         """A fresh consumer: it rejoins the group and resumes from the committed offsets."""
         try:
-            await self._consumer.stop()
+            await self.consumer.stop()
         except Exception as exc:
             log.warning("stopping the consumer failed", extra={"error": repr(exc)})
         self._consumer = self._new_consumer()
@@ -255,17 +262,17 @@ class ConsumerRunner:
     async def lag(self) -> int:
         """Records behind the high watermark over the assigned partitions."""
         total = 0
-        for tp in self._consumer.assignment():
-            high = self._consumer.highwater(tp)
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
             if high is not None:
-                total += max(0, high - await self._consumer.position(tp))
+                total += max(0, high - await self.consumer.position(tp))
         return total
 
     # -- the loop -------------------------------------------------------------
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                batches = await self._consumer.getmany(
+                batches = await self.consumer.getmany(
                     timeout_ms=self.poll_timeout_ms, max_records=self.max_batch
                 )
             except KafkaError as exc:
@@ -409,7 +416,7 @@ class ConsumerRunner:
     async def _commit(self, batches: dict[TopicPartition, list[Any]]) -> None:
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
         try:
-            await self._consumer.commit(offsets)
+            await self.consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # Partitions moved to another member: it re-reads from the last commit
             # and processed_events drops what we already applied.

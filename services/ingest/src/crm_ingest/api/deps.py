@@ -17,7 +17,8 @@ from crm_ingest.handlers import ratelimit
 from crm_ingest.tables import tenants
 
 
-def _context(request: Request) -> IngestContext:
+async def _context(request: Request) -> IngestContext:
+    # async: a sync dependency would cost every request a hop to a worker thread
     ctx: IngestContext = request.app.state.runtime.extras["ingest"]
     return ctx
 
@@ -53,7 +54,7 @@ def _check_admin_token(presented: str | None, ctx: IngestContext) -> None:
         raise ApiError(401, "unauthorized", "wrong admin token")
 
 
-def _admin(request: Request, ctx: Ctx) -> None:
+async def _admin(request: Request, ctx: Ctx) -> None:
     _check_admin_token(_admin_token(request), ctx)
 
 
@@ -77,7 +78,7 @@ class DlqAccess:
         return DlqAccess(tenant_id, self.who)
 
 
-def _dlq_access(request: Request, ctx: Ctx) -> DlqAccess:
+async def _dlq_access(request: Request, ctx: Ctx) -> DlqAccess:
     presented = _admin_token(request)
     if presented is not None and is_internal_token(presented):
         grant = _internal(ctx).grant(request, presented)

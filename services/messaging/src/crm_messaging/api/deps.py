@@ -56,7 +56,7 @@ class Services:
             yield session
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.messaging
     return services
 

@@ -32,7 +32,7 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = _runtime(request).settings
     return settings
 
@@ -40,7 +40,7 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
     """The service clock (``CRM_CLOCK_FILE`` in tests), as the consumer uses."""
     clock: Clock = _runtime(request).extras.get("clock") or clock_from_env()
     return clock.now()

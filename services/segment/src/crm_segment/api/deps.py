@@ -12,7 +12,7 @@ from crm_segment.context import SegmentContext
 from crm_segment.tables import tenants
 
 
-def _context(request: Request) -> SegmentContext:
+async def _context(request: Request) -> SegmentContext:
     ctx: SegmentContext = request.app.state.runtime.extras["segment"]
     return ctx
 
