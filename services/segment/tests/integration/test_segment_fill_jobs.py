@@ -1,0 +1,194 @@
+"""Fills are background jobs: the create answers at once, live evaluation of the
+tenant goes on while the job fills, and the segment is exact when it is done.
+
+Against the running service (chunks of 5,000 profiles, two at a time), with 12,000
+profiles written straight into the read model so the fill takes several chunks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from segment_it import Shop, TopicLog, until
+from sqlalchemy import func, select, text
+
+from crm_common.clock import OffsetFileClock
+from crm_common.db import Database
+from crm_common.events import TenantConfig, TenantConfigured
+from crm_common.kafka import Producer
+from crm_common.tenancy import hash_api_key
+from crm_segment.tables import profiles
+
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(300)]
+
+COUNT = 12_000
+RICH = {"trait": "total_spent", "op": ">=", "value": 6000}
+# As RICH, but each profile's 640-character note is searched 60 times: the fill
+# takes a few seconds, long enough for live changes to arrive while it runs.
+SLOW_RICH = {
+    "all": [
+        RICH,
+        {
+            "not": {
+                "any": [{"trait": "note", "op": "contains", "value": f"zz{i}"} for i in range(60)]
+            }
+        },
+    ]
+}
+
+
+async def _bulk_profiles(db: Database, tenant_id: str) -> None:
+    """Profiles ``b00000`` .. with total_spent 0, 1, ... (half of them 6,000 or more)."""
+    async with db.transaction() as session:
+        await session.execute(
+            text(
+                "INSERT INTO segment.profiles (tenant_id, profile_id, traits, version, updated_at)"
+                " SELECT :t, 'b' || lpad(n::text, 5, '0'),"
+                " jsonb_build_object('total_spent', n::text, 'note', repeat(md5(n::text), 20)),"
+                " 1, now()"
+                " FROM generate_series(0, :last) AS n"
+            ),
+            {"t": tenant_id, "last": COUNT - 1},
+        )
+
+
+def _spent(profile_id: str) -> int:
+    return int(profile_id[1:])
+
+
+async def test_live_changes_during_a_fill_are_decided_once_and_the_fill_is_exact(
+    shop: Shop, db: Database, clock: OffsetFileClock, segment_events: TopicLog
+) -> None:
+    await _bulk_profiles(db, shop.tenant_id)
+    created = await shop.http.post("/v1/segments", json={"name": "rich", "definition": SLOW_RICH})
+    assert created.status_code == 202, created.text
+    segment_id, job_id = created.json()["id"], created.json()["job"]["id"]
+    assert created.json()["size"] == 0
+
+    async def running() -> bool:
+        job = (await shop.http.get(f"/v1/segment-jobs/{job_id}")).json()
+        return job["state"] != "queued"
+
+    await until(running, what="the fill job started")
+
+    # While the job runs: profiles on both sides of the threshold, in every chunk,
+    # cross it (each change flips the profile's membership), some of them twice.
+    flipped = [f"b{n:05d}" for n in range(37, COUNT, 400)]
+    now = clock.now()
+    changes = []
+    for pid in flipped:
+        crossed = "100" if _spent(pid) >= 6000 else "9000"
+        shop.versions[pid] = 1  # the bulk rows are version 1
+        changes.append(shop.changed(pid, {"total_spent": crossed}, now))
+    twice = flipped[::3]
+    changes += [shop.changed(pid, {"total_spent": str(_spent(pid))}, now) for pid in twice]
+    await shop.publish(changes)
+
+    job = await shop.job_done(job_id)
+    assert (job["state"], job["progress"]["done"], job["progress"]["total"]) == (
+        "done",
+        COUNT,
+        COUNT,
+    )
+    final = {pid: 2 for pid in flipped} | {pid: 3 for pid in twice}
+
+    async def applied() -> bool:
+        async with db.transaction() as session:
+            rows = await session.execute(
+                select(profiles.c.profile_id, profiles.c.version).where(
+                    profiles.c.tenant_id == shop.tenant_id, profiles.c.version > 1
+                )
+            )
+            return dict(rows.all()) == final
+
+    await until(applied, timeout=120, what="every live change applied")
+    async with db.transaction() as session:  # the service's clock (the test's file clock)
+        first_applied = await session.scalar(
+            select(func.min(profiles.c.updated_at)).where(
+                profiles.c.tenant_id == shop.tenant_id, profiles.c.version > 1
+            )
+        )
+    finished = datetime.fromisoformat(job["finished_at"])
+    assert first_applied < finished, "live evaluation waited for the whole fill"
+    verified = (await shop.http.get(f"/v1/segments/{segment_id}/verify")).json()
+    assert (verified["missing"], verified["extra"]) == ([], [])
+    expected = {f"b{n:05d}" for n in range(6000, COUNT)} ^ (set(flipped) - set(twice))
+    assert (await shop.http.get(f"/v1/segments/{segment_id}")).json()["size"] == len(expected)
+
+    # Every member was told once that it entered, and an exit always follows an entry.
+    async def told() -> dict[str, list[str]]:
+        history: dict[str, list[str]] = defaultdict(list)
+        for event in segment_events.of(shop.tenant_id):
+            if event.data.segment_id == segment_id:
+                history[event.data.profile_id].append(event.type.split(".")[1])
+        return history
+
+    async def all_told() -> bool:
+        history = await told()
+        return {p for p, h in history.items() if h[-1] == "entered"} == expected
+
+    await until(all_told, timeout=120, what="the fill and the live changes told")
+    for pid, history in (await told()).items():
+        assert history[0] == "entered", (pid, history)
+        assert all(a != b for a, b in itertools.pairwise(history)), (pid, history)
+
+
+async def test_an_edit_during_a_fill_cancels_it_and_refills(shop: Shop, db: Database) -> None:
+    await _bulk_profiles(db, shop.tenant_id)
+    created = await shop.http.post("/v1/segments", json={"name": "rich", "definition": RICH})
+    segment_id = created.json()["id"]
+    narrower = {"trait": "total_spent", "op": ">=", "value": 11_000}
+    edited = await shop.http.patch(f"/v1/segments/{segment_id}", json={"definition": narrower})
+    assert edited.status_code == 202, edited.text
+    first = await shop.job_done(created.json()["job"]["id"])
+    assert first["state"] == "cancelled"
+    second = await shop.job_done(edited.json()["job"]["id"])
+    assert (second["state"], second["reason"]) == ("done", "edited")
+    segment = (await shop.http.get(f"/v1/segments/{segment_id}")).json()
+    assert (segment["size"], segment["job"]["id"]) == (1000, second["id"])
+    verified = (await shop.http.get(f"/v1/segments/{segment_id}/verify")).json()
+    assert verified["exact"] is True
+
+
+async def test_a_job_is_its_tenants_only(
+    shop: Shop, segment_service: Any, producer: Producer
+) -> None:
+    created = await shop.http.post("/v1/segments", json={"name": "rich", "definition": RICH})
+    job_id = created.json()["job"]["id"]
+    assert (await shop.http.get(f"/v1/segment-jobs/{job_id}")).status_code == 200
+    missing = await shop.http.get("/v1/segment-jobs/job_nope")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    other = await _another_shop(segment_service, producer)
+    try:
+        refused = await other.http.get(f"/v1/segment-jobs/{job_id}")
+        assert refused.status_code == 404, refused.text
+    finally:
+        await other.http.aclose()
+
+
+async def _another_shop(segment_service: Any, producer: Producer) -> Shop:
+    tenant_id, api_key = f"shop-{uuid.uuid4().hex[:8]}", f"crm_test_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    config = TenantConfigured(
+        event_id=f"tenant:{tenant_id}:1",
+        tenant_id=tenant_id,
+        source="ingest",
+        occurred_at=now,
+        received_at=now,
+        data=TenantConfig(
+            tenant_id=tenant_id, name=tenant_id, api_key_hashes=[hash_api_key(api_key)], version=1
+        ),
+    )
+    await producer.send_event("crm.tenants.v1", config)
+    other = Shop(tenant_id, api_key, segment_service.url, producer)
+
+    async def known() -> bool:
+        return (await other.http.get("/v1/segments")).status_code == 200
+
+    await until(known, what="the other tenant known to the service")
+    return other
