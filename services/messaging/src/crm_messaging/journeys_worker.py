@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,8 +70,14 @@ class JourneyWorker(PollingWorker):
             runs = await runs_repo.claim_due(session, now, self.batch)
             keys = [(r["tenant_id"], r["journey_id"], r["version"]) for r in runs]
             definitions = await journeys_repo.definitions(session, keys)
-            parsed = {key: JourneyDefinition.model_validate(d) for key, d in definitions.items()}
-            pinned = [(run, parsed[key]) for run, key in zip(runs, keys, strict=True)]
+            parsed = {key: _parsed(key, d) for key, d in definitions.items()}
+            pinned = []
+            for run, key in zip(runs, keys, strict=True):
+                defn = parsed.get(key)
+                if defn is None:  # its definition is gone or unreadable: end it, say why
+                    await fail_run(session, run, now, "error:definition")
+                else:
+                    pinned.append((run, defn))
             if pinned and not await self._advance_batch(session, pinned, now):
                 for run, defn in pinned:
                     await self._advance_one(session, run, defn, now)
@@ -145,6 +152,14 @@ class JourneyWorker(PollingWorker):
                     fact = Trigger("date_trait", f"{trigger.trait}:{day.isoformat()}")
                     started += bool(await enter(session, journey, profile_id, fact, now))
         return started
+
+
+def _parsed(key: tuple[str, str, int], definition: Any) -> JourneyDefinition | None:
+    try:
+        return JourneyDefinition.model_validate(definition)
+    except ValueError:
+        log.exception("unreadable journey definition", extra={"journey": key[1], "version": key[2]})
+        return None
 
 
 def _has_alternatives(defn: JourneyDefinition) -> bool:

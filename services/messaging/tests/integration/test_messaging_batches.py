@@ -114,3 +114,38 @@ async def test_a_broken_run_fails_alone_and_the_rest_of_its_batch_advances(
             .group_by(messages.c.profile_id)
         )
         assert dict(sent.all()) == {"jb-0": 1, "jb-2": 1}
+
+
+async def test_a_run_whose_stored_state_is_unreadable_ends_and_never_blocks_the_rounds(
+    harness: Harness,
+) -> None:
+    # Ending a failed run used to parse its state again: a state that could not be
+    # parsed failed that too, so the whole round rolled back, every round, forever.
+    h = harness
+    tenant = await h.tenant(**NO_LIMITS)
+    people = {f"ju-{n}": person_traits(8200 + n) for n in range(2)}
+    await h.profiles(tenant, people)
+    await template(h, tenant, "ju-mail", "email", subject="戻る", text="{{ recovery_url }}")
+    await install(h, tenant, "abandoned_checkout", id="ju", template_ids={"email": "ju-mail"})
+    for n, profile_id in enumerate(people):
+        checkout = {"checkout_token": f"tok-u{n}", "recovery_url": f"https://x.jp/u/{n}"}
+        await activity(h, tenant, profile_id, "checkout.started", checkout)
+    await wait_runs(h, tenant, "ju", 2)
+    await worker(h).drain()
+    async with h.db.transaction() as s:  # a visited map whose times are not times
+        await s.execute(
+            text(
+                'UPDATE messaging.journey_runs SET visited = \'{"wait": "not a time"}\' '
+                "WHERE tenant_id = :t AND profile_id = 'ju-1'"
+            ),
+            {"t": tenant.tenant_id},
+        )
+    h.clock.advance(timedelta(hours=3, minutes=1))
+    assert await worker(h).drain() == 2
+    assert await worker(h).drain() == 0  # nothing left due: the broken run is over
+
+    states = {}
+    for profile_id in people:
+        (run,) = await runs(h, tenant, "ju", profile_id)
+        states[profile_id] = (run["status"], run["exit_reason"])
+    assert states == {"ju-0": ("completed", "completed"), "ju-1": ("exited", "error:internal")}

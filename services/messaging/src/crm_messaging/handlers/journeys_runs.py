@@ -272,8 +272,22 @@ async def _save(session: AsyncSession, run: RowMapping, progress: Progress, now:
     await runs_repo.add_history(session, run["run_id"], run["tenant_id"], progress.history)
 
 
-async def fail_run(session: AsyncSession, run: RowMapping, now: datetime) -> None:
-    """End a run the worker could not advance (a bug or bad data), with the reason."""
-    progress = Progress(state_of(run))
-    _finish(progress, "error:internal", now)
-    await _save(session, run, progress, now)
+async def fail_run(
+    session: AsyncSession, run: RowMapping, now: datetime, reason: str = "error:internal"
+) -> None:
+    """End a run the worker could not advance (a bug or bad data), with the reason.
+
+    It reads nothing of the run's stored state: a state that cannot be parsed is one
+    of the reasons a run fails, and failing to end it would fail every round."""
+    await runs_repo.save_run(
+        session,
+        run["run_id"],
+        status="exited",
+        next_wake_at=None,
+        exit_reason=reason,
+        finished_at=now,
+        updated_at=now,
+    )
+    history = [(run["current_step_id"], "exited", {"reason": reason}, now)]
+    await runs_repo.add_history(session, run["run_id"], run["tenant_id"], history)
+    RUNS_FINISHED.labels("exited").inc()
