@@ -20,6 +20,8 @@ import stat
 from pathlib import Path
 from typing import IO, Any
 
+from crm_ingest.domain.csv_columns import unique_header
+
 _SNIFF_BYTES = 64 * 1024
 _ALIASES = {
     "utf8": "utf-8",
@@ -87,7 +89,10 @@ class ChunkReader:
             encoding = "utf-8-sig"  # tolerate a BOM the sniffing did not see
         self._file = path.open("r", encoding=encoding, newline="")
         self._reader = csv.DictReader(self._file)
-        self.header: list[str] = list(self._reader.fieldnames or [])
+        # A header naming a column twice (EC-CUBE's 受注CSV has two 送料) would let
+        # DictReader keep only the last cell: the repeats get names of their own.
+        self.header: list[str] = unique_header(self._reader.fieldnames or [])
+        self._reader.fieldnames = self.header
 
     def skip(self, rows: int) -> None:
         """Skip rows already committed by an earlier (crashed) run."""

@@ -182,7 +182,14 @@ class ImportWorker:
         if tenant is None:
             raise RuntimeError(f"tenant {row.tenant_id!r} no longer exists")
         context = TenantContext(row.tenant_id, tenant.currency, tenant.timezone)
-        return RowMapper(row.kind, header, context, received_at=row.created_at, source=row.source)
+        return RowMapper(
+            row.kind,
+            header,
+            context,
+            received_at=row.created_at,
+            source=row.source,
+            preset=row.preset,
+        )
 
     async def _chunks(self, row: Any, reader: ChunkReader, mapper: RowMapper) -> None:
         """Commit the file piece by piece. The next rows are read and mapped (in a

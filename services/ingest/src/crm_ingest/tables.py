@@ -109,6 +109,7 @@ imports = Table(
     Column("tenant_id", Text, nullable=False, index=True),
     Column("kind", Text, nullable=False),
     Column("source", Text, nullable=False),
+    Column("preset", Text, nullable=True),  # the cart export the file is (csv_presets)
     Column("encoding", Text, nullable=True),
     Column("spool_path", Text, nullable=False),
     Column("status", Text, nullable=False),

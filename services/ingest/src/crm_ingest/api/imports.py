@@ -1,5 +1,12 @@
 """CSV imports (tenant API key): upload streams to a spool file, a background worker
-maps it; ``GET`` shows progress and the rejected rows (paginated)."""
+maps it; ``GET`` shows progress and the rejected rows (paginated).
+
+``preset`` names the cart export the file is (``eccube4``, ``futureshop``,
+``makeshop``: :mod:`crm_ingest.domain.csv_presets`), chosen by the uploader, never
+guessed from the header; ``GET /v1/imports/presets`` lists them. A preset's platform
+is the import's source unless ``source`` (or ``X-Cart-Platform``) says otherwise, so
+an order imported from EC-CUBE's CSV and the same order sent live through the
+generic API as ``ec-cube`` are one order."""
 
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ from crm_ingest.api.deps import CallerDep, Ctx
 from crm_ingest.api.events import platform_source
 from crm_ingest.csvfile import canonical_encoding, create_private, private_dir
 from crm_ingest.domain import RowKind
+from crm_ingest.domain.csv_presets import Preset, UnknownPreset, preset_for, presets
 from crm_ingest.handlers.errors import NotFound
 from crm_ingest.repository import imports as repo
 
@@ -35,9 +43,16 @@ async def create_import(
     caller: CallerDep,
     kind: RowKind = Query(...),
     encoding: str | None = Query(None, description="utf-8 or shift_jis; detected if omitted"),
+    preset: str | None = Query(
+        None,
+        max_length=40,
+        description="the cart export the file is (GET /v1/imports/presets), e.g. eccube4",
+    ),
 ) -> ORJSONResponse:
     codec = _codec(encoding)
-    source = platform_source(request, {"source": request.query_params.get("source", "csv")})
+    chosen = _preset(preset, kind)
+    default = chosen.platform if chosen is not None else "csv"
+    source = platform_source(request, {"source": request.query_params.get("source", default)})
     import_id = f"imp_{uuid.uuid4().hex}"
     path = private_dir(ctx.settings.service.import_spool_dir) / f"{import_id}.csv"
     try:
@@ -50,6 +65,7 @@ async def create_import(
                 kind=kind.value,
                 source=source,
                 encoding=codec,
+                preset=chosen.name if chosen is not None else None,
                 spool_path=str(path),
             )
     except BaseException:  # refused, cut off or not recorded: nobody will read the file
@@ -59,6 +75,11 @@ async def create_import(
         ctx.imports.submit(import_id)  # else a worker process claims it (start_queued)
     body = {"import_id": import_id, "status": "queued", "bytes": size}
     return ORJSONResponse(body, status_code=202)
+
+
+@router.get("/presets", summary="The cart exports an import can read as they are")
+async def list_presets(_caller: CallerDep) -> dict[str, Any]:
+    return {"presets": [p.summary() for p in presets()]}
 
 
 @router.get("/{import_id}", summary="Progress and rejected rows of an import")
@@ -78,6 +99,7 @@ async def get_import(
         "import_id": row.import_id,
         "kind": row.kind,
         "source": row.source,
+        "preset": row.preset,
         "encoding": row.encoding,
         "status": row.status,
         "error": row.error,
@@ -97,6 +119,16 @@ async def get_import(
             "items": [{"line": r.line, "reason": r.reason} for r in rejected],
         },
     }
+
+
+def _preset(name: str | None, kind: RowKind) -> Preset | None:
+    if not name:
+        return None
+    try:
+        return preset_for(name, kind)
+    except UnknownPreset as exc:
+        detail = [{"path": "preset", "message": str(exc)}]
+        raise ApiError(422, "invalid_request", f"preset: {exc}", detail) from exc
 
 
 def _codec(encoding: str | None) -> str | None:

@@ -1,14 +1,20 @@
-"""Which CSV column holds which field, for headers in Japanese or English."""
+"""Which CSV column holds which field, for headers in Japanese or English, or as a
+cart's export names them (:mod:`.csv_presets`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from crm_ingest.domain.errors import HeaderError
+
+if TYPE_CHECKING:
+    from crm_ingest.domain.csv_presets import Preset
 
 
 class RowKind(StrEnum):
@@ -94,6 +100,15 @@ _ORDER: dict[str, tuple[str, ...]] = {
     "unit_price": ("単価", "販売価格", "unit_price", "price"),
 }
 
+PRESET_FIELDS: dict[RowKind, frozenset[str]] = {
+    RowKind.CUSTOMERS: frozenset(),
+    RowKind.ORDERS: frozenset(
+        {"order_number", "status", "placed_time", "line_type", "line_id", "variant_id"}
+    ),
+}
+"""Fields only a preset fills (a cart's status codes, its line types, its order time
+apart from the date ...): no generic header names them."""
+
 _REQUIRED: dict[RowKind, tuple[tuple[str, ...], ...]] = {
     # each tuple: at least one of these fields must have a column
     RowKind.CUSTOMERS: (("customer_id", "email", "phone"),),
@@ -117,19 +132,54 @@ _LOOKUP: dict[RowKind, dict[str, str]] = {
 
 @dataclass(frozen=True, slots=True)
 class Columns:
-    """Field name -> the header cell as written in the file, plus unrecognised columns."""
+    """Field name -> the header cell as written in the file, plus unrecognised columns.
+
+    With a preset, a field may have further headers (``alternates``, read when the
+    first is empty) and a header may carry the cart's codes (``codes``)."""
 
     kind: RowKind
     fields: dict[str, str]
     unknown: tuple[str, ...]
+    alternates: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    codes: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    preset: Preset | None = None
+    special: bool = False  # alternates or codes: cells need more than a lookup
 
     def label(self, field: str) -> str:
         """The column as the operator wrote it (for messages), else the field name."""
         return self.fields.get(field, field)
 
+    def headers(self, field: str) -> tuple[str, ...]:
+        """Every header that feeds ``field``, the one read first first."""
+        first = self.fields.get(field)
+        return () if first is None else (first, *self.alternates.get(field, ()))
 
-def resolve_columns(kind: RowKind, header: Sequence[str]) -> Columns:
-    """Map a header row; raises :class:`HeaderError` for repeated or missing fields."""
+
+def known_fields(kind: RowKind) -> frozenset[str]:
+    """Every field a file of ``kind`` can fill."""
+    return frozenset(_FIELDS[kind]) | PRESET_FIELDS[kind]
+
+
+def unique_header(names: Sequence[str]) -> list[str]:
+    """``names`` with repeats renamed ``name (2)``, ``name (3)`` ...: a header that names
+    a column twice (EC-CUBE's 受注CSV has two 送料) keeps both, the first as written."""
+    taken: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{name} ({n})"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def resolve_columns(kind: RowKind, header: Sequence[str], preset: Preset | None = None) -> Columns:
+    """Map a header row; raises :class:`HeaderError` for repeated or missing fields.
+    With ``preset``, its own names come first and the generic ones fill the rest."""
+    if preset is not None:
+        return _with_preset(kind, header, preset)
     fields: dict[str, str] = {}
     unknown: list[str] = []
     for name in header:
@@ -140,7 +190,56 @@ def resolve_columns(kind: RowKind, header: Sequence[str]) -> Columns:
             raise HeaderError(f"columns {fields[field]!r} and {name!r} both mean {field}")
         else:
             fields[field] = name
+    _check_required(kind, fields, None)
+    return Columns(kind, fields, tuple(unknown))
+
+
+def _with_preset(kind: RowKind, header: Sequence[str], preset: Preset) -> Columns:
+    ranks = {header_key(c.header): (rank, c) for rank, c in enumerate(preset.columns)}
+    hits: dict[str, list[tuple[int, str]]] = {}
+    codes: dict[str, Mapping[str, str]] = {}
+    rest: list[str] = []
+    for name in header:
+        found = ranks.get(header_key(name))
+        if found is None:
+            rest.append(name)
+            continue
+        rank, column = found
+        hits.setdefault(column.field, []).append((rank, name))
+        if column.codes:
+            codes[name] = column.codes
+    ordered = {f: [name for _, name in sorted(found)] for f, found in hits.items()}
+    fields = {f: names[0] for f, names in ordered.items()}
+    alternates = {f: tuple(names[1:]) for f, names in ordered.items() if len(names) > 1}
+    unknown = _generic_rest(kind, rest, fields)
+    _check_required(kind, fields, preset)
+    special = bool(alternates or codes)
+    return Columns(kind, fields, tuple(unknown), alternates, codes, preset, special)
+
+
+def _generic_rest(kind: RowKind, names: Sequence[str], fields: dict[str, str]) -> list[str]:
+    """Fill ``fields`` from the generic names of ``names``; returns the columns left
+    unread. A field the preset already fills is not read again (支払合計 is not a
+    second 合計)."""
+    taken = set(fields)
+    unknown: list[str] = []
+    for name in names:
+        field = _LOOKUP[kind].get(header_key(name))
+        if field is None or field in taken:
+            unknown.append(name)
+        elif field in fields:
+            raise HeaderError(f"columns {fields[field]!r} and {name!r} both mean {field}")
+        else:
+            fields[field] = name
+    return unknown
+
+
+def _check_required(kind: RowKind, fields: dict[str, str], preset: Preset | None) -> None:
     for alternatives in _REQUIRED[kind]:
         if not any(field in fields for field in alternatives):
-            raise HeaderError(f"{kind.value}: missing column for {' or '.join(alternatives)}")
-    return Columns(kind, fields, tuple(unknown))
+            message = f"{kind.value}: missing column for {' or '.join(alternatives)}"
+            if preset is not None:
+                names = [c.header for c in preset.columns if c.field in alternatives]
+                if names:
+                    message += f" ({preset.label} names it {' or '.join(names)})"
+            raise HeaderError(message)

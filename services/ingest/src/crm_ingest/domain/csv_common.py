@@ -37,13 +37,31 @@ class Cells:
     row: dict[str, str | None]
 
     def raw(self, field: str) -> str | None:
-        """The cell of ``field``; None when the file has no such column."""
+        """The cell of ``field``; None when the file has no such column. With a
+        preset: the first non-empty of its headers, through that header's codes."""
         column = self.columns.fields.get(field)
-        return self.row.get(column) if column is not None else None
+        if column is None:
+            return None
+        if not self.columns.special:
+            return self.row.get(column)
+        return self._read(field)[1]
 
     def col(self, field: str) -> str:
-        """The header of ``field`` as written (for error messages)."""
-        return self.columns.label(field)
+        """The header of ``field`` as written (for error messages): with a preset, the
+        one :meth:`raw` read."""
+        if not self.columns.special:
+            return self.columns.label(field)
+        return self._read(field)[0]
+
+    def _read(self, field: str) -> tuple[str, str | None]:
+        headers = self.columns.headers(field)
+        for header in headers:
+            value = self.row.get(header)
+            cleaned = cv.text(value)
+            if cleaned is not None:
+                codes = self.columns.codes.get(header)
+                return header, (codes.get(cleaned, value) if codes else value)
+        return (headers[0] if headers else field), None
 
     def text(self, field: str) -> str | None:
         """The cleaned cell (NFKC, trimmed)."""

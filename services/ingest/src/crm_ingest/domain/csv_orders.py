@@ -9,12 +9,20 @@ a digest of the grouped order): a later export with another status, total or
 
 Amounts: an empty cell is missing, ``0`` / ``0.00`` is an amount (a free sample or
 a 100 % coupon costs nothing, it is still an order).
+
+A preset (:mod:`.csv_presets`) may add: the order's number apart from its id, an order
+time apart from its date (MakeShop's 日付 + 注文時間), a status column read through
+the preset's states (a cancelled or returned order is stamped ``cancelled_at`` with
+the order's ``updated_at``, else its order time: exports do not say when it was
+cancelled; a checkout still in progress is rejected), and a line-type column (rows of
+shipping, fees or discounts keep the order's cells and add no line).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import NoReturn
 
@@ -30,10 +38,13 @@ from crm_common.events import (
 )
 from crm_ingest.domain import csv_values as cv
 from crm_ingest.domain.csv_common import Cells, RowContext, build_event, contact_identity
+from crm_ingest.domain.csv_presets import OrderState
 from crm_ingest.domain.errors import NormalizationError, field_error
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _LINE_FIELDS = ("product_id", "sku", "title", "quantity", "unit_price")
+_HHMMSS = re.compile(r"^\d{1,6}$")
+_NO_STATE = OrderState()
 _KINDS = {
     "通常": OrderKind.REGULAR,
     "通常購入": OrderKind.REGULAR,
@@ -55,7 +66,9 @@ ORDER_FIELDS = (
     "email",
     "phone",
     "order_id",
+    "order_number",
     "placed_at",
+    "placed_time",
     "updated_at",
     "currency",
     "subtotal",
@@ -67,6 +80,7 @@ ORDER_FIELDS = (
     "fulfillment_status",
     "kind",
     "subscription",
+    "status",
 )
 """The cells :func:`order_head` reads: every row of an order repeats them, so a row
 whose cells equal the previous row's has the same head (:class:`~.csvrows.RowMapper`
@@ -116,24 +130,26 @@ def order_head(cells: Cells, ctx: RowContext) -> OrderHead:
         wanted = " / ".join(cells.col(f) for f in ("customer_id", "email", "phone"))
         raise NormalizationError(f"no customer identity: {wanted} is empty")
     order_id = _required(cells, "order_id")
-    placed_at = cv.timestamp(cells.col("placed_at"), cells.raw("placed_at"), ctx.tenant.zone)
+    placed_at = _placed_at(cells, ctx)
+    updated_at = cv.timestamp(cells.col("updated_at"), cells.raw("updated_at"), ctx.tenant.zone)
+    state = _state(cells)
     currency = _currency(cells, ctx)
     values = {
         "order_id": order_id,
-        "order_number": order_id,
+        "order_number": cells.text("order_number") or order_id,
         "kind": _kind(cells),
-        "placed_at": placed_at if placed_at is not None else _missing(cells, "placed_at"),
-        "updated_at": cv.timestamp(
-            cells.col("updated_at"), cells.raw("updated_at"), ctx.tenant.zone
-        ),
+        "placed_at": placed_at,
+        "updated_at": updated_at,
         "currency": currency,
         "subtotal": _amount(cells, "subtotal", currency),
         "total_discounts": _amount(cells, "total_discounts", currency),
         "total_tax": _amount(cells, "total_tax", currency),
         "shipping": _amount(cells, "shipping", currency),
         "total": _required_amount(cells, "total", currency),
-        "financial_status": cells.text("financial_status"),
-        "fulfillment_status": cells.text("fulfillment_status"),
+        "financial_status": cells.text("financial_status") or state.financial_status,
+        "fulfillment_status": cells.text("fulfillment_status") or state.fulfillment_status,
+        "cancelled_at": (updated_at or placed_at) if state.cancel_reason else None,
+        "cancel_reason": state.cancel_reason,
     }
     try:
         data = OrderData(**values)
@@ -153,11 +169,15 @@ def order_head(cells: Cells, ctx: RowContext) -> OrderHead:
 def _lines(cells: Cells, currency: str) -> list[OrderLine]:
     if not any(cells.text(field) for field in _LINE_FIELDS):
         return []  # an order-only row (exports without line items)
+    if not _is_product_line(cells):
+        return []  # a shipping, fee or discount row: its amounts are the order's
     quantity = cv.quantity(cells.col("quantity"), cells.raw("quantity"))
     unit_price = _amount(cells, "unit_price", currency)
     return [
         OrderLine(
+            line_id=cells.text("line_id"),
             product_id=cells.text("product_id"),
+            variant_id=cells.text("variant_id"),
             sku=cells.text("sku"),
             title=cells.text("title") or cells.text("sku") or _missing(cells, "title"),
             category=cells.text("category"),
@@ -168,6 +188,57 @@ def _lines(cells: Cells, currency: str) -> list[OrderLine]:
             ),
         )
     ]
+
+
+def _is_product_line(cells: Cells) -> bool:
+    """A preset's line-type column says which rows are products (no column: all)."""
+    preset = cells.columns.preset
+    if preset is None or preset.product_lines is None or "line_type" not in cells.columns.fields:
+        return True
+    written = cells.text("line_type")
+    return written is None or written in preset.product_lines
+
+
+def _placed_at(cells: Cells, ctx: RowContext) -> datetime:
+    """受注日時, or a date with its time of day in a column of its own (MakeShop's
+    日付 ``2022/8/10`` + 注文時間 ``103309``)."""
+    written = cells.raw("placed_at")
+    time_of_day = cells.text("placed_time")
+    if time_of_day is not None and cv.text(written) is not None:
+        written = f"{cv.text(written)} {_clock(cells, time_of_day)}"
+    placed_at = cv.timestamp(cells.col("placed_at"), written, ctx.tenant.zone)
+    return placed_at if placed_at is not None else _missing(cells, "placed_at")
+
+
+def _clock(cells: Cells, written: str) -> str:
+    """``103309`` (hhmmss; a spreadsheet may have dropped the leading zero) or
+    ``10:33[:09]`` as ``hh:mm:ss``; anything else is refused under its own column."""
+    parts = written.split(":") if ":" in written else None
+    if parts is None and _HHMMSS.match(written):
+        digits = written.zfill(6)
+        parts = [digits[:2], digits[2:4], digits[4:]]
+    numbers = [int(p) for p in parts or () if p.isdigit() and len(p) <= 2]
+    if parts is None or len(numbers) != len(parts) or len(parts) not in (2, 3):
+        raise field_error(cells.col("placed_time"), f"not a time of day: {written!r}")
+    hour, minute, second = (*numbers, 0)[:3]
+    if hour > 23 or minute > 59 or second > 59:
+        raise field_error(cells.col("placed_time"), f"not a time of day: {written!r}")
+    return f"{hour:02d}:{minute:02d}:{second:02d}"
+
+
+def _state(cells: Cells) -> OrderState:
+    """The preset's reading of the status column; rejects a checkout in progress."""
+    preset = cells.columns.preset
+    written = cells.text("status") if preset is not None else None
+    if preset is None or written is None:
+        return _NO_STATE
+    state = preset.states.get(written)
+    if state is None:
+        known = ", ".join(preset.states)
+        raise field_error(cells.col("status"), f"unknown status {written!r} (known: {known})")
+    if state.not_an_order:
+        raise field_error(cells.col("status"), f"{written}: {state.not_an_order}")
+    return state
 
 
 def _kind(cells: Cells) -> OrderKind:

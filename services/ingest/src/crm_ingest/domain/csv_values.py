@@ -145,11 +145,12 @@ def gender(value: str | None) -> str | None:
 
 
 def birthday(column: str, value: str | None) -> date | None:
-    """A date: 1985-04-01, 1985/4/1, 1985年4月1日 or 19850401."""
+    """A date: 1985-04-01, 1985/4/1, 1985年4月1日 or 19850401; a date-time
+    (``1985-04-01 00:00:00``, as EC-CUBE exports its 誕生日) is read as its date."""
     cleaned = _dashed(value)
     if cleaned is None:
         return None
-    match = _DATE_ONLY.match(cleaned) or _COMPACT_DATE.match(cleaned)
+    match = _DATE_ONLY.match(cleaned) or _COMPACT_DATE.match(cleaned) or _TIMESTAMP.match(cleaned)
     if match is None:
         _fail(column, f"not a date: {cleaned!r}")
     try:

@@ -50,6 +50,7 @@ from crm_ingest.domain.csv_columns import Columns, RowKind, resolve_columns
 from crm_ingest.domain.csv_common import Cells, RowContext
 from crm_ingest.domain.csv_customers import customer_row
 from crm_ingest.domain.csv_orders import ORDER_FIELDS, OrderHead, OrderRow, order_head, order_row
+from crm_ingest.domain.csv_presets import preset_for
 from crm_ingest.domain.errors import NormalizationError
 from crm_ingest.domain.facts import tellings
 from crm_ingest.domain.limits import MAX_ORDER_LINES
@@ -88,7 +89,8 @@ class OrderTooLarge:
 
 class RowMapper:
     """Maps rows of one CSV file, given its header; raises HeaderError at construction
-    when the header lacks what the kind needs."""
+    when the header lacks what the kind needs. ``preset``: the name of the cart export
+    the file is (:mod:`.csv_presets`; UnknownPreset if there is none for the kind)."""
 
     def __init__(
         self,
@@ -99,11 +101,14 @@ class RowMapper:
         received_at: datetime,
         source: str = "csv",
         default_region: str = "JP",
+        preset: str | None = None,
     ) -> None:
-        self.columns: Columns = resolve_columns(RowKind(kind), header)
+        row_kind = RowKind(kind)
+        chosen = preset_for(preset, row_kind) if preset else None
+        self.columns: Columns = resolve_columns(row_kind, header, chosen)
         self.context = RowContext(tenant, source, received_at, default_region)
-        fields = self.columns.fields
-        self._head_columns = tuple(fields[f] for f in ORDER_FIELDS if f in fields)
+        heads = (self.columns.headers(f) for f in ORDER_FIELDS)
+        self._head_columns = tuple(column for columns in heads for column in columns)
         self._head_key: tuple[Any, ...] | None = None
         self._head: OrderHead | RowError | None = None
 
