@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from crm_common.outbox import OutboxRelay
 from crm_common.plumbing import Retention
 from crm_common.service import Runtime, create_service_app
-from crm_ingest.api import admin, errors, events, imports, webhooks
+from crm_ingest.api import admin, errors, events, imports, tenant, webhooks
 from crm_ingest.config import SCHEMA, TENANTS_TOPIC, Settings
 from crm_ingest.context import IngestContext
 from crm_ingest.erasure import build_erasure_consumer
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service=settings.service,
         title="CRM ingest",
         description="Shopify webhooks, generic cart events and CSV imports onto Kafka.",
-        routers=[webhooks.router, events.router, imports.router, admin.router],
+        routers=[webhooks.router, events.router, imports.router, admin.router, tenant.router],
         setup=_setup,
         doors=[Middleware(webhooks.ShopifyWebhookDoor)],
     )

@@ -1,5 +1,6 @@
-"""Annotated dependencies: the ingest context, the admin guard, the API caller, and who
-may read and replay dead letters (:data:`DlqAccessDep`)."""
+"""Annotated dependencies: the ingest context, the admin guard, the API caller, who
+may read and replay dead letters (:data:`DlqAccessDep`), and the console acting for
+its own tenant's settings (:data:`ConsoleTenantDep`)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,23 @@ async def _context(request: Request) -> IngestContext:
 Ctx = Annotated[IngestContext, Depends(_context)]
 
 
-# The console reads dead letters (any role) and replays them (admin); nothing else of
-# ingest is open to internal tokens: the generic API takes tenant API keys, tenants and
-# keys the admin token (operators, scripts).
+# The console reads dead letters (any role) and replays them (admin), and a tenant's
+# admin manages that tenant's own API keys, webhook secrets and shop domains
+# (/v1/tenant); nothing else of ingest is open to internal tokens: the generic API
+# takes tenant API keys, every tenant's keys and secrets the admin token (operators).
 POLICY = RoutePolicy(
     reads=None,
     writes=None,
-    routes={"GET /admin/dlq": "viewer", "POST /admin/dlq/replay": "admin"},
+    routes={
+        "GET /admin/dlq": "viewer",
+        "POST /admin/dlq/replay": "admin",
+        "GET /v1/tenant": "admin",
+        "POST /v1/tenant/api-keys": "admin",
+        "DELETE /v1/tenant/api-keys/{key_id}": "admin",
+        "POST /v1/tenant/webhook-secrets": "admin",
+        "DELETE /v1/tenant/webhook-secrets/{secret_id}": "admin",
+        "POST /v1/tenant/shop-domains": "admin",
+    },
 )
 
 
@@ -102,3 +113,28 @@ async def _caller(request: Request, ctx: Ctx) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+@dataclass(frozen=True)
+class ConsoleTenant:
+    """The console acting for one tenant (its admin: POLICY) on /v1/tenant."""
+
+    tenant_id: str
+    who: str
+
+
+async def _console_tenant(request: Request, ctx: Ctx) -> ConsoleTenant:
+    """Only the console's token: neither a tenant API key (a leaked key must not mint
+    more keys) nor the installation admin token (its routes are /admin/tenants/...)."""
+    presented = _admin_token(request)
+    if not presented:
+        raise ApiError(401, "unauthorized", "missing token (Authorization: Bearer <token>)")
+    if not is_internal_token(presented):
+        raise ApiError(403, "forbidden", "only the console acts on /v1/tenant")
+    grant = _internal(ctx).grant(request, presented)
+    if grant.tenant_id is None:
+        raise ApiError(403, "forbidden", "an operator token acts for no tenant here")
+    return ConsoleTenant(grant.tenant_id, f"console:{grant.subject}")
+
+
+ConsoleTenantDep = Annotated[ConsoleTenant, Depends(_console_tenant)]

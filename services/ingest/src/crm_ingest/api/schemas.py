@@ -61,6 +61,20 @@ class SecretCreate(BaseModel):
     secret: str = Field(min_length=8, max_length=500)
 
 
+class ShopDomainCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shop_domain: str = Field(min_length=3, max_length=253)
+
+    @field_validator("shop_domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        cleaned = value.strip().lower()
+        if not re.match(_DOMAIN, cleaned):
+            raise ValueError(f"not a shop domain: {value!r}")
+        return cleaned
+
+
 class SecretCreated(BaseModel):
     secret_id: str
 

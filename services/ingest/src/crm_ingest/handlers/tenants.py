@@ -102,6 +102,19 @@ async def add_webhook_secret(session: AsyncSession, tenant_id: str, secret: str)
     return secret_id
 
 
+async def add_shop_domain(session: AsyncSession, tenant_id: str, shop_domain: str) -> bool:
+    """Claim ``shop_domain`` for the tenant; False when it already was the tenant's,
+    Conflict when another tenant owns it."""
+    await _existing(session, tenant_id)
+    owned = {d.shop_domain for d in await repo.list_shop_domains(session, tenant_id)}
+    if shop_domain in owned:
+        return False
+    if await repo.add_shop_domains(session, tenant_id, [shop_domain]):
+        raise Conflict(f"shop domain already belongs to another tenant: {shop_domain}")
+    await _announce(session, tenant_id)
+    return True
+
+
 async def uninstall_shop(
     session: AsyncSession, tenant_id: str, shop_domain: str
 ) -> TenantConfig | None:

@@ -1,4 +1,7 @@
-"""GET/PUT /v1/settings: sender identity, caps, quiet hours, providers, tracking secret."""
+"""GET/PUT /v1/settings: sender identity, caps, quiet hours, providers, tracking secret.
+
+Provider secrets are write-only: GET masks them, and a PUT that sends the mask back
+keeps the stored secret."""
 
 from __future__ import annotations
 
@@ -33,8 +36,21 @@ async def put_settings(
     settings = MessagingSettings.model_validate(body.model_dump(exclude={"rotate_tracking_secret"}))
     _check_provider_urls(settings, services.settings.service.provider_hosts)
     async with services.tenant_session(request) as (session, caller):
+        current = await repo.load_config(session, caller.tenant_id)
+        settings = _kept(settings, current.settings)
         await repo.save_settings(session, caller.tenant_id, settings, body.rotate_tracking_secret)
     return settings.public()
+
+
+def _kept(settings: MessagingSettings, current: MessagingSettings) -> MessagingSettings:
+    """A masked secret (as GET answers it) keeps the stored one: the console's form is
+    write-only and never holds a provider secret."""
+    try:
+        return settings.keeping_secrets_of(current)
+    except ValueError as exc:
+        path = str(exc).split(":", 1)[0]
+        details = [{"path": path, "message": str(exc)}]
+        raise ApiError(422, "invalid_request", str(exc), details) from None
 
 
 def _check_provider_urls(settings: MessagingSettings, allowed: tuple[str, ...]) -> None:

@@ -23,7 +23,9 @@ from crm_messaging.domain.policy import (
     _default_quiet_hours,
 )
 
-_SECRET_MASK = "********"
+SECRET_MASK = "********"
+"""What answers show instead of a provider secret; sent back, it means "keep the one
+stored" (a settings form never holds the secret it edits)."""
 
 
 class Sender(Frozen):
@@ -73,7 +75,23 @@ class MessagingSettings(Frozen):
         """JSON for API answers: provider secrets masked."""
         data: dict[str, Any] = self.model_dump(mode="json")
         if data.get("sms"):
-            data["sms"]["auth_token"] = _SECRET_MASK
+            data["sms"]["auth_token"] = SECRET_MASK
         if data.get("line"):
-            data["line"]["channel_access_token"] = _SECRET_MASK
+            data["line"]["channel_access_token"] = SECRET_MASK
         return data
+
+    def keeping_secrets_of(self, current: MessagingSettings) -> MessagingSettings:
+        """These settings with every masked provider secret replaced by ``current``'s;
+        ValueError naming the field when there is none to keep."""
+        sms, line = self.sms, self.line
+        if sms is not None and sms.auth_token == SECRET_MASK:
+            if current.sms is None:
+                raise ValueError("sms.auth_token: no stored token to keep; enter it")
+            sms = sms.model_copy(update={"auth_token": current.sms.auth_token})
+        if line is not None and line.channel_access_token == SECRET_MASK:
+            if current.line is None:
+                raise ValueError("line.channel_access_token: no stored token to keep; enter it")
+            line = line.model_copy(
+                update={"channel_access_token": current.line.channel_access_token}
+            )
+        return self.model_copy(update={"sms": sms, "line": line})
