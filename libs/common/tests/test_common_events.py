@@ -115,7 +115,7 @@ def test_upcaster_turns_an_old_payload_into_the_current_shape() -> None:
 
 
 def test_every_type_is_registered_once() -> None:
-    assert len(EVENT_TYPES) == 37
+    assert len(EVENT_TYPES) == 38
     assert "order.placed" in EVENT_TYPES and "message.clicked" in EVENT_TYPES
 
 

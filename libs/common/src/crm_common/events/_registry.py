@@ -8,7 +8,7 @@ from typing import Annotated, Any, Union
 import orjson
 from pydantic import Field, TypeAdapter, ValidationError
 
-from crm_common.events import commerce, customers, downstream, tenancy
+from crm_common.events import commerce, customers, downstream, loyalty, tenancy
 
 _EVENT_CLASSES = (
     commerce.OrderPlaced,
@@ -47,6 +47,7 @@ _EVENT_CLASSES = (
     downstream.MessageBounced,
     downstream.MessageComplained,
     downstream.CallOutcomeRecorded,
+    loyalty.RankChanged,
     tenancy.TenantConfigured,
 )
 
