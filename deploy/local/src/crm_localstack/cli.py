@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from crm_common.settings import KafkaSettings, PostgresSettings
-from crm_localstack import kafka, postgres, procs, secrets, services
+from crm_localstack import cluster, kafka, postgres, procs, secrets, services
 from crm_localstack.paths import Paths, paths
 
 app = typer.Typer(
@@ -18,6 +18,13 @@ app = typer.Typer(
 )
 
 Timeout = Annotated[float, typer.Option(help="seconds to wait for readiness")]
+Cluster = Annotated[
+    bool,
+    typer.Option(
+        "--cluster",
+        help="the cluster (3 brokers, 2 processes per service, own ports: CRM_CLUSTER_*)",
+    ),
+]
 
 
 def _infra_up(p: Paths, timeout: float) -> None:
@@ -39,8 +46,11 @@ def infra(timeout: Timeout = 180) -> None:
 
 
 @app.command()
-def up(timeout: Timeout = 180) -> None:
+def up(timeout: Timeout = 180, in_cluster: Cluster = False) -> None:
     """Start Kafka, PostgreSQL, run migrations, start every service, wait for /readyz."""
+    if in_cluster:
+        _cluster_up(timeout)
+        return
     p = paths()
     _infra_up(p, timeout)
     keys = secrets.ensure(p)  # first: ingest's migrations seal with INGEST_SECRETS_KEY
@@ -66,9 +76,29 @@ def up(timeout: Timeout = 180) -> None:
     print(f"secrets: {secrets.secrets_file(p)} (mode 0600; delete it to rotate)")
 
 
+def _cluster_up(timeout: float) -> None:
+    cs = cluster.ClusterSettings()
+    keys = cluster.up(cs, timeout)
+    print(f"kafka         {cs.brokers} brokers   {cs.bootstrap}")
+    print(f"  replication factor {cs.replication}, min.insync.replicas 2 (KRaft, 3 voters)")
+    print(f"postgres      127.0.0.1:{cs.postgres_port}  database {cluster.DATABASE}")
+    for proc in cs.processes():
+        print(f"{proc.record:<18}{proc.url}")
+    fronts = [x.url for x in cs.processes() if x.name == "ingest"]
+    print(f"\nwebhook fronts: {', '.join(fronts)}")
+    print(f"console: {cs.url('dashboard')}/")
+    print(f"admin token (INGEST_ADMIN_TOKEN): {keys['INGEST_ADMIN_TOKEN']}")
+    print(f"secrets: {secrets.secrets_file(cs.paths())}; logs: {cs.paths().logs}")
+
+
 @app.command()
-def down() -> None:
-    """Stop every process this stack started (by recorded pid), services first."""
+def down(in_cluster: Cluster = False) -> None:
+    """Stop every process this stack and the cluster started (by recorded pid),
+    services first; with --cluster only the cluster."""
+    for name in cluster.down(cluster.ClusterSettings()):
+        print(f"{name:<18}stopped (cluster)")
+    if in_cluster:
+        return
     p = paths()
     for name in reversed(services.PROCESSES):
         if services.stop(p, name):
@@ -88,8 +118,10 @@ def infra_down() -> None:
 
 
 @app.command()
-def status() -> None:
+def status(in_cluster: Cluster = False) -> None:
     """What runs, and whether it answers. Exit code 0 only when everything is ready."""
+    if in_cluster:
+        _print_rows(cluster.status_rows(cluster.ClusterSettings()))
     p = paths()
     ks, pg = KafkaSettings(), PostgresSettings()
     rows = [
@@ -100,6 +132,10 @@ def status() -> None:
         rows.append(
             (name, services.is_running(p, name), services.ready(name), services.url_of(name))
         )
+    _print_rows(rows)
+
+
+def _print_rows(rows: list[tuple[str, bool, bool, str]]) -> None:
     ok = True
     for name, running, ready, where in rows:
         state = "ready" if ready else ("starting" if running else "stopped")
@@ -112,10 +148,15 @@ def status() -> None:
 def logs(
     name: Annotated[str, typer.Argument(help="service name, kafka or postgres")] = "",
     lines: int = 50,
+    in_cluster: Cluster = False,
 ) -> None:
     """Print the last lines of one log, or of every log."""
-    p = paths()
+    p = cluster.ClusterSettings().paths() if in_cluster else paths()
     names = [name] if name else ["postgres", "kafka", *services.PROCESSES]
+    if in_cluster and not name:
+        cs = cluster.ClusterSettings()
+        names = ["postgres", *map(cluster.broker_record, cs.node_ids)]
+        names += [x.record for x in cs.processes()]
     for n in names:
         print(f"==> {p.logs / (n + '.log')} <==")
         print(_tail(p.logs / f"{n}.log", lines))

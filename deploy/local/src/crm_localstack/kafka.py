@@ -68,42 +68,64 @@ def write_config(p: Paths, port: int) -> None:
     controller = port + 1
     p.kafka_config.parent.mkdir(parents=True, exist_ok=True)
     p.kafka_config.write_text(
-        "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{controller}",
-                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                f"log.dirs={p.kafka_data}",
-                "num.partitions=6",
-                "auto.create.topics.enable=false",
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=12",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "log.retention.hours=168",
-                # Topics carry their own max.message.bytes (crm_common ensure_topics);
-                # the broker default and replica fetches follow it.
-                f"message.max.bytes={MAX_MESSAGE_BYTES + BATCH_HEADROOM_BYTES}",
-                f"replica.fetch.max.bytes={MAX_MESSAGE_BYTES + BATCH_HEADROOM_BYTES}",
-                "num.network.threads=2",
-                "num.io.threads=4",
-                "",
-            ]
+        properties(
+            node_id=1,
+            port=port,
+            controller_port=controller,
+            voters=f"1@127.0.0.1:{controller}",
+            data_dir=p.kafka_data,
+            replication=1,
         )
     )
 
 
-def _java(p: Paths, main: str, *args: str) -> list[str]:
+def properties(
+    *, node_id: int, port: int, controller_port: int, voters: str, data_dir: Path, replication: int
+) -> str:
+    """One KRaft node (broker + controller) of a cluster whose quorum is ``voters``;
+    ``replication`` sizes the internal topics (offsets, transactions) and, above 1,
+    makes every topic need two in-sync replicas for an ``acks=all`` write."""
+    min_isr = 2 if replication > 1 else 1
+    lines = [
+        "process.roles=broker,controller",
+        f"node.id={node_id}",
+        f"controller.quorum.voters={voters}",
+        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        f"log.dirs={data_dir}",
+        "num.partitions=6",
+        "auto.create.topics.enable=false",
+        f"offsets.topic.replication.factor={replication}",
+        "offsets.topic.num.partitions=12",
+        f"transaction.state.log.replication.factor={replication}",
+        f"transaction.state.log.min.isr={min_isr}",
+        "group.initial.rebalance.delay.ms=0",
+        "log.retention.hours=168",
+        # Topics carry their own max.message.bytes (crm_common ensure_topics);
+        # the broker default and replica fetches follow it.
+        f"message.max.bytes={MAX_MESSAGE_BYTES + BATCH_HEADROOM_BYTES}",
+        f"replica.fetch.max.bytes={MAX_MESSAGE_BYTES + BATCH_HEADROOM_BYTES}",
+        "num.network.threads=2",
+        "num.io.threads=4",
+    ]
+    if replication > 1:
+        lines += [
+            f"default.replication.factor={replication}",
+            f"min.insync.replicas={min_isr}",
+            # A replica that comes back must never lead with records it lacks.
+            "unclean.leader.election.enable=false",
+        ]
+    return "\n".join([*lines, ""])
+
+
+def _java(p: Paths, main: str, *args: str, heap_mb: int = 512) -> list[str]:
     return [
         "java",
-        "-Xms512m",
-        "-Xmx512m",
+        f"-Xms{heap_mb}m",
+        f"-Xmx{heap_mb}m",
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
         "-Djava.awt.headless=true",
@@ -115,10 +137,8 @@ def _java(p: Paths, main: str, *args: str) -> list[str]:
     ]
 
 
-def format_storage(p: Paths) -> None:
-    if (p.kafka_data / "meta.properties").exists():
-        return
-    cluster_id = (
+def random_cluster_id(p: Paths) -> str:
+    return (
         subprocess.run(
             _java(p, "kafka.tools.StorageTool", "random-uuid"),
             check=True,
@@ -128,12 +148,27 @@ def format_storage(p: Paths) -> None:
         .stdout.strip()
         .splitlines()[-1]
     )
+
+
+def format_storage(p: Paths) -> None:
+    if (p.kafka_data / "meta.properties").exists():
+        return
+    format_dir(p, random_cluster_id(p), p.kafka_config)
+
+
+def format_dir(p: Paths, cluster_id: str, config: Path) -> None:
+    """Format one node's log directory (named in ``config``) for ``cluster_id``."""
     subprocess.run(
-        _java(p, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(p.kafka_config)),
+        _java(p, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
         check=True,
         capture_output=True,
         text=True,
     )
+
+
+def command(p: Paths, config: Path, heap_mb: int = 512) -> list[str]:
+    """The broker's command line for ``config``."""
+    return _java(p, "kafka.Kafka", str(config), heap_mb=heap_mb)
 
 
 def is_running(p: Paths) -> bool:
@@ -147,30 +182,31 @@ def start(p: Paths, bootstrap: str) -> bool:
     ensure_jars(p)
     write_config(p, bootstrap_port(bootstrap))
     format_storage(p)
-    procs.spawn(p.run, NAME, _java(p, "kafka.Kafka", str(p.kafka_config)), p.logs / "kafka.log")
+    procs.spawn(p.run, NAME, command(p, p.kafka_config), p.logs / "kafka.log")
     return True
 
 
 def ready(bootstrap: str) -> bool:
     """A metadata round trip succeeds (not just an open port)."""
+    return asyncio.run(_probe(bootstrap))
+
+
+async def _probe(bootstrap: str) -> bool:
     import logging
 
     from aiokafka.admin import AIOKafkaAdminClient
 
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # refusals while it boots
 
-    async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
-        try:
-            await admin.start()
-            await admin.list_topics()
-            return True
-        except Exception:
-            return False
-        finally:
-            await admin.close()
-
-    return asyncio.run(probe())
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+        return True
+    except Exception:
+        return False
+    finally:
+        await admin.close()
 
 
 def stop(p: Paths) -> bool:

@@ -18,13 +18,20 @@ def repo_root() -> Path:
     return Path.cwd()
 
 
+def _default_local(root: Path) -> Path:
+    return Path(os.environ.get("CRM_LOCAL_DIR", root / ".local"))
+
+
 @dataclass(frozen=True)
 class Paths:
     root: Path
+    # Where this stack keeps its data, logs and pid records; None: ``.local`` (or
+    # CRM_LOCAL_DIR). The cluster (crm_localstack.cluster) uses its own folder.
+    base: Path | None = None
 
     @property
     def local(self) -> Path:
-        return Path(os.environ.get("CRM_LOCAL_DIR", self.root / ".local"))
+        return self.base if self.base is not None else _default_local(self.root)
 
     @property
     def run(self) -> Path:
@@ -36,7 +43,8 @@ class Paths:
 
     @property
     def kafka_libs(self) -> Path:
-        return self.local / "kafka" / "libs"
+        # One copy of the jars, shared by the single broker and the cluster's three.
+        return _default_local(self.root) / "kafka" / "libs"
 
     @property
     def kafka_data(self) -> Path:

@@ -47,12 +47,19 @@ def migrate(name: str, secrets: dict[str, str] | None = None) -> None:
 
 def start(p: Paths, name: str, secrets: dict[str, str] | None = None) -> bool:
     """Start one process with the stack's ``secrets`` (environment variables)."""
-    record = procs.read_record(p.run, name)
-    if procs.live_process(record) is not None:
+    return start_as(p, name, name, port_of(name), secrets)
+
+
+def start_as(
+    p: Paths, record: str, name: str, port: int, env_vars: dict[str, str] | None = None
+) -> bool:
+    """Start process ``name`` (one of PROCESSES) on ``port``, recorded and logged as
+    ``record``, with ``env_vars`` over this environment; False if it already runs."""
+    if procs.live_process(procs.read_record(p.run, record)) is not None:
         return False
     service = service_of(name)
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **(secrets or {}))
-    env[f"{service.upper()}_PORT"] = str(port_of(name))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env_vars or {}))
+    env[f"{service.upper()}_PORT"] = str(port)
     if name in _ROLES:
         env[f"{service.upper()}_ROLE"] = _ROLES[name]
     if name.endswith("-worker"):
@@ -63,17 +70,22 @@ def start(p: Paths, name: str, secrets: dict[str, str] | None = None) -> bool:
         env.setdefault("DASHBOARD_COOKIE_SECURE", "false")
     procs.spawn(
         p.run,
-        name,
+        record,
         [sys.executable, "-m", f"crm_{service}", "serve"],
-        p.logs / f"{name}.log",
+        p.logs / f"{record}.log",
         env=env,
     )
     return True
 
 
 def ready(name: str) -> bool:
+    return answers(url_of(name))
+
+
+def answers(url: str) -> bool:
+    """``/readyz`` at ``url`` answers 200."""
     try:
-        return httpx.get(f"{url_of(name)}/readyz", timeout=2.0).status_code == 200
+        return httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
 
