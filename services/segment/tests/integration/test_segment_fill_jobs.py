@@ -7,9 +7,12 @@ profiles written straight into the read model so the fill takes several chunks.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,12 +25,14 @@ from crm_common.db import Database
 from crm_common.events import TenantConfig, TenantConfigured
 from crm_common.kafka import Producer
 from crm_common.tenancy import hash_api_key
+from crm_segment.repository import claims
 from crm_segment.tables import profiles
 
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(300)]
 
 COUNT = 12_000
 RICH = {"trait": "total_spent", "op": ">=", "value": 6000}
+OSAKA = {"name": "osaka", "definition": {"trait": "prefecture", "op": "=", "value": "大阪府"}}
 # As RICH, but each profile's 640-character note is searched 60 times: the fill
 # takes a few seconds, long enough for live changes to arrive while it runs.
 SLOW_RICH = {
@@ -61,33 +66,91 @@ def _spent(profile_id: str) -> int:
     return int(profile_id[1:])
 
 
+def _traits(profile_id: str, **changed: str) -> dict[str, str]:
+    """A bulk profile's traits (as :func:`_bulk_profiles` wrote them), some changed."""
+    n = profile_id[1:].lstrip("0") or "0"
+    note = hashlib.md5(n.encode()).hexdigest() * 20  # as the SQL md5(n::text)
+    return {"total_spent": n, "note": note} | changed
+
+
+@asynccontextmanager
+async def _chunk_held(
+    db: Database, tenant_id: str, segment_id: str, profile_id: str
+) -> AsyncIterator[None]:
+    """Claim ``profile_id`` for the segment in a transaction kept open (and rolled back
+    when the block ends), and enter the block once a fill chunk waits for that claim:
+    the chunk has read its profiles and memberships and has written nothing yet."""
+    async with db.sessions() as holder:
+        await claims.claim(holder, tenant_id, [segment_id], [profile_id])
+        holder_pid = await holder.scalar(text("SELECT pg_backend_pid()"))
+
+        async def chunk_waiting() -> bool:
+            async with db.transaction() as session:
+                waiting = await session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE CAST(:holder AS integer) = ANY(pg_blocking_pids(pid))"
+                    ),
+                    {"holder": holder_pid},
+                )
+                return bool(waiting)
+
+        await until(chunk_waiting, timeout=120, what=f"a fill chunk waiting to claim {profile_id}")
+        try:
+            yield
+        finally:
+            await holder.rollback()
+
+
 async def test_live_changes_during_a_fill_are_decided_once_and_the_fill_is_exact(
     shop: Shop, db: Database, clock: OffsetFileClock, segment_events: TopicLog
 ) -> None:
+    """Every live change lands while the second chunk (b05000..b09999) is being
+    computed: the chunk has read the old traits, and is held (by a claim on b06000, its
+    first member) before it writes until every change is applied; then it goes on.
+    CI once saw that chunk enter the profiles that had just left (live evaluation took
+    no claims: the catalog never listed the filling segment). Other profiles of the
+    chunk change only what another segment reads: live evaluation claims them for the
+    filling segment too, so it must decide that segment for them as well."""
     await _bulk_profiles(db, shop.tenant_id)
+    osaka = await shop.finished(await shop.http.post("/v1/segments", json=OSAKA))
     created = await shop.http.post("/v1/segments", json={"name": "rich", "definition": SLOW_RICH})
     assert created.status_code == 202, created.text
     segment_id, job_id = created.json()["id"], created.json()["job"]["id"]
     assert created.json()["size"] == 0
 
-    async def running() -> bool:
-        job = (await shop.http.get(f"/v1/segment-jobs/{job_id}")).json()
-        return job["state"] != "queued"
+    async with _chunk_held(db, shop.tenant_id, segment_id, "b06000"):
+        # While the chunk waits: profiles on both sides of the threshold, in every
+        # chunk, cross it (each change flips the profile's membership), some of them
+        # twice.
+        flipped = [f"b{n:05d}" for n in range(37, COUNT, 400)]
+        now = clock.now()
+        changes = []
+        for pid in flipped:
+            crossed = "100" if _spent(pid) >= 6000 else "9000"
+            shop.versions[pid] = 1  # the bulk rows are version 1
+            changes.append(shop.changed(pid, _traits(pid, total_spent=crossed), now))
+        twice = flipped[::3]
+        changes += [shop.changed(pid, _traits(pid), now) for pid in twice]
+        moved = [f"b{n:05d}" for n in range(6100, 10_000, 1000)]  # members, not flipped
+        for pid in moved:
+            shop.versions[pid] = 1
+            changes.append(shop.changed(pid, _traits(pid, prefecture="大阪府"), now))
+        await shop.publish(changes)
+        final = {pid: 2 for pid in flipped + moved} | {pid: 3 for pid in twice}
 
-    await until(running, what="the fill job started")
+        async def applied() -> bool:
+            async with db.transaction() as session:
+                rows = await session.execute(
+                    select(profiles.c.profile_id, profiles.c.version).where(
+                        profiles.c.tenant_id == shop.tenant_id, profiles.c.version > 1
+                    )
+                )
+                return dict(rows.all()) == final
 
-    # While the job runs: profiles on both sides of the threshold, in every chunk,
-    # cross it (each change flips the profile's membership), some of them twice.
-    flipped = [f"b{n:05d}" for n in range(37, COUNT, 400)]
-    now = clock.now()
-    changes = []
-    for pid in flipped:
-        crossed = "100" if _spent(pid) >= 6000 else "9000"
-        shop.versions[pid] = 1  # the bulk rows are version 1
-        changes.append(shop.changed(pid, {"total_spent": crossed}, now))
-    twice = flipped[::3]
-    changes += [shop.changed(pid, {"total_spent": str(_spent(pid))}, now) for pid in twice]
-    await shop.publish(changes)
+        await until(applied, timeout=120, what="every live change applied")
+        running = (await shop.http.get(f"/v1/segment-jobs/{job_id}")).json()
+        assert (running["state"], running["progress"]["done"]) == ("running", 0), running
 
     job = await shop.job_done(job_id)
     assert (job["state"], job["progress"]["done"], job["progress"]["total"]) == (
@@ -95,18 +158,6 @@ async def test_live_changes_during_a_fill_are_decided_once_and_the_fill_is_exact
         COUNT,
         COUNT,
     )
-    final = {pid: 2 for pid in flipped} | {pid: 3 for pid in twice}
-
-    async def applied() -> bool:
-        async with db.transaction() as session:
-            rows = await session.execute(
-                select(profiles.c.profile_id, profiles.c.version).where(
-                    profiles.c.tenant_id == shop.tenant_id, profiles.c.version > 1
-                )
-            )
-            return dict(rows.all()) == final
-
-    await until(applied, timeout=120, what="every live change applied")
     async with db.transaction() as session:  # the service's clock (the test's file clock)
         first_applied = await session.scalar(
             select(func.min(profiles.c.updated_at)).where(
@@ -119,6 +170,8 @@ async def test_live_changes_during_a_fill_are_decided_once_and_the_fill_is_exact
     assert (verified["missing"], verified["extra"]) == ([], [])
     expected = {f"b{n:05d}" for n in range(6000, COUNT)} ^ (set(flipped) - set(twice))
     assert (await shop.http.get(f"/v1/segments/{segment_id}")).json()["size"] == len(expected)
+    osaka_members = (await shop.http.get(f"/v1/segments/{osaka['id']}/members")).json()
+    assert sorted(m["profile_id"] for m in osaka_members["members"]) == moved
 
     # Every member was told once that it entered, and an exit always follows an entry.
     async def told() -> dict[str, list[str]]:

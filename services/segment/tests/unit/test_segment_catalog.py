@@ -203,3 +203,24 @@ def test_the_sweep_evaluates_only_segments_whose_clock_moved() -> None:
     assert outcome.entered == ("dormant",)
     assert outcome.exited == ()
     assert outcome.next_change_at is None  # no clock of this profile is ahead of now
+
+
+def test_the_sweep_also_decides_every_segment_being_filled() -> None:
+    """A swept profile is claimed for the segments jobs are filling, and a fill chunk
+    leaves a claimed profile alone: the sweep decides them too, clock or not."""
+    definitions = {
+        "dormant": DORMANT,
+        "spent": {"trait": "total_spent", "op": ">=", "value": 5000},
+        "big": {"segment": "spent"},
+    }
+    cat = build_catalog(
+        1, {k: parse_definition(v) for k, v in definitions.items()}, filling=["spent"]
+    )
+    assert cat.fill_order == ("spent", "big")  # a reader of a filled segment is refilled
+    last = NOW - timedelta(days=90)
+    traits = {"total_spent": "6000", "last_order_at": last.isoformat()}
+    since = [last + timedelta(days=89)]
+    moved = moved_segments(cat, [traits], [()], since, NOW, cat.filling)
+    assert moved.segments == [frozenset({"dormant", "spent", "big"})]
+    [outcome] = sweep_batch(cat, moved, [frozenset()])
+    assert set(outcome.entered) == {"dormant", "spent", "big"}

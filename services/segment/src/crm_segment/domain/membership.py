@@ -70,12 +70,13 @@ def moved_segments(
     events: Sequence[Sequence[EventView]],
     since: Sequence[datetime],
     now: datetime,
+    also: frozenset[str] = frozenset(),
 ) -> Moved:
     """Profiles whose next change (``since``) has come: only the segments whose own
     relative conditions flipped in ``[since, now]``, and their dependents, can have
-    moved."""
+    moved; ``also`` are evaluated for every profile whatever moved."""
     batch = Batch(traits, events, now)
-    found = [frozenset(catalog.closure(moved)) for moved in catalog.moved(batch, since)]
+    found = [frozenset(catalog.closure(moved | also)) for moved in catalog.moved(batch, since)]
     needed = set().union(*found) if found else set()
     for segment_id in list(needed):
         needed |= catalog.segments[segment_id].refs.segment_ids

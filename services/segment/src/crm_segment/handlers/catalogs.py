@@ -13,14 +13,21 @@ from crm_segment.domain.catalog import TenantCatalog, build_catalog
 from crm_segment.domain.definition import Definition, DefinitionError, parse_definition
 from crm_segment.domain.limits import DEFAULT_LIMITS, DefinitionLimits
 from crm_segment.repository import catalog as repo
+from crm_segment.repository import jobs as jobs_repo
 
 log = logging.getLogger(__name__)
 
 
 def live_catalog(
-    version: int, raw: Mapping[str, Any], limits: DefinitionLimits, tenant_id: str = ""
+    version: int,
+    raw: Mapping[str, Any],
+    limits: DefinitionLimits,
+    tenant_id: str = "",
+    filling: Collection[str] = (),
 ) -> TenantCatalog:
-    """The catalog of the definitions that parse within ``limits``.
+    """The catalog of the definitions that parse within ``limits``; ``filling``: the
+    segments unfinished jobs fill (the catalog adds their live readers), which live
+    evaluation claims (:mod:`crm_segment.repository.claims`).
 
     A definition over the limits (saved before they existed, or before an
     operator lowered them) is left out: it is never evaluated, its members stay
@@ -36,11 +43,15 @@ def live_catalog(
                 "segment not evaluated: its definition is refused",
                 extra={"tenant_id": tenant_id, "segment_id": segment_id, "error": str(exc)},
             )
-    return build_catalog(version, admitted)
+    return build_catalog(version, admitted, filling)
 
 
 class CatalogCache:
-    """Catalog per tenant; call with the tenant's lock held (see repository.locks)."""
+    """Catalog per tenant; call with the tenant's lock held (see repository.locks).
+
+    Queuing and ending a job bump the catalog version in the transaction that changes
+    the job, so a catalog of the current version lists exactly the segments being
+    filled."""
 
     def __init__(self, limits: DefinitionLimits = DEFAULT_LIMITS) -> None:
         self.limits = limits
@@ -59,7 +70,10 @@ class CatalogCache:
             cached = self._by_tenant.get(tenant)
             if cached is None or cached.version != version:
                 raw = await repo.live_definitions(session, tenant)
-                cached = await asyncio.to_thread(live_catalog, version, raw, self.limits, tenant)
+                filling = await jobs_repo.unfinished_segments(session, tenant)
+                cached = await asyncio.to_thread(
+                    live_catalog, version, raw, self.limits, tenant, filling
+                )
                 self._by_tenant[tenant] = cached
             found[tenant] = cached
         return found

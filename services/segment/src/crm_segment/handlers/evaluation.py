@@ -9,7 +9,9 @@ and one for the next moments.
 
 While a job fills a live segment (:mod:`crm_segment.handlers.jobs`), every
 evaluation first claims the profiles it evaluates for it
-(:mod:`crm_segment.repository.claims`), before reading their memberships.
+(:mod:`crm_segment.repository.claims`), before reading their memberships, and then
+decides that segment for each of them, whatever the change was: a fill chunk leaves a
+claimed profile to the evaluation that claimed it.
 """
 
 from __future__ import annotations
@@ -85,7 +87,9 @@ async def sweep_and_apply(
     found = [events.get(pid, ()) for pid in pids]
     since = [c.old_next or now for c in due]
     traits = [c.traits for c in due]
-    moved = await asyncio.to_thread(moved_segments, catalog, traits, found, since, now)
+    moved = await asyncio.to_thread(
+        moved_segments, catalog, traits, found, since, now, catalog.filling
+    )
     open_rows = await membership_repo.open_of(session, tenant_id, pids, moved.needed)
     current = [frozenset(open_rows.get(pid, ())) for pid in pids]
     outcomes = await asyncio.to_thread(sweep_batch, catalog, moved, current)
@@ -108,10 +112,18 @@ async def _pending(
             c.traits,
             events.get(c.profile_id, ()),
             frozenset(open_rows.get(c.profile_id, ())),
-            c.segments,
+            _claimed(catalog, c.segments),
         )
         for c in candidates
     ]
+
+
+def _claimed(catalog: TenantCatalog, segments: frozenset[str] | None) -> frozenset[str] | None:
+    """The segments to evaluate: those asked for and every segment being filled (the
+    evaluation claimed the profile for them, so the fill leaves it to this decision)."""
+    if segments is None or not catalog.filling:
+        return segments
+    return segments | catalog.filling
 
 
 async def _apply(

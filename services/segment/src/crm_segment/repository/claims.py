@@ -3,7 +3,11 @@ each other's decisions (:mod:`crm_segment.handlers.jobs` tells the whole protoco
 
 A claim is a row ``(tenant, segment, profile)`` in the UNLOGGED ``fill_claims``.
 Live evaluation (consumers, sweeper) claims every profile it evaluates for every
-segment being filled, *before* it reads the profile's memberships; a fill chunk
+segment being filled (the catalog lists them: ``TenantCatalog.filling``, loaded from
+the unfinished jobs), *before* it reads the profile's memberships, and decides every
+one of those segments for it, whatever the change (a claimed profile is left to it,
+so a change to what only another segment reads must still decide the filled one);
+a fill chunk
 claims, in the statement that writes them, the profiles whose membership it is
 about to change, and skips the ones it cannot claim. Two inserts of one key
 serialize on the primary key: whichever comes second waits for the first
