@@ -12,6 +12,8 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import write_po
+from ja_console import DYNAMIC as CONSOLE_DYNAMIC
+from ja_console import JA_CONSOLE
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "crm_dashboard"
 DYNAMIC = [  # passed to _() as values (statuses, roles, outcomes)
@@ -325,10 +327,11 @@ def msgids() -> list[str]:
         options_map={"**.html": options},
     )
     ids = [str(message) for _, _, message, _, _ in found]
-    return list(dict.fromkeys([*ids, *DYNAMIC]))
+    return list(dict.fromkeys([*ids, *DYNAMIC, *CONSOLE_DYNAMIC]))
 
 
 def main() -> None:
+    JA.update(JA_CONSOLE)
     catalog = Catalog(locale="ja", project="crm-dashboard", fuzzy=False)
     for msgid in msgids():
         catalog.add(msgid, JA.get(msgid, ""))

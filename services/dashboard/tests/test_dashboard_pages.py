@@ -168,8 +168,9 @@ async def test_customer_search_and_customer_page(console) -> None:
     lookup = [r for r in console.fake.calls if r.url.path == "/v1/profiles"][-1]
     assert lookup.url.params["email"] == "hanako@example.jp"
     assert page.status_code == 200
-    for shown in ("山田", "subscribed", "F3+", "優良顧客", "order.placed", "カゴ落ち", "wait_1"):
-        assert shown in page.text
+    shown = ("山田 花子", "同意済み", "F3+", "優良顧客", "注文 ¥5,000", "カゴ落ち", "wait_1")
+    for text in shown:
+        assert text in page.text, text
 
 
 async def test_english_on_request_and_for_tenants_outside_japan(console) -> None:

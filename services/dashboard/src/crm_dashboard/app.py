@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from crm_common.kafka import ConsumerRunner
 from crm_common.service import Runtime, create_service_app
 from crm_common.tenancy import tenant_config_handler
+from crm_dashboard.audit import AuditLog
 from crm_dashboard.clients import Backends
 from crm_dashboard.config import SCHEMA, TENANTS_TOPIC, Settings
 from crm_dashboard.context import DashboardContext
@@ -26,6 +27,9 @@ from crm_dashboard.ops import OpsSettings
 from crm_dashboard.ops.exporter import start_exporter
 from crm_dashboard.tables import tenants
 from crm_dashboard.web import (
+    audit as audit_pages,
+)
+from crm_dashboard.web import (
     auth,
     campaigns,
     customers,
@@ -34,7 +38,9 @@ from crm_dashboard.web import (
     outputs,
     overview,
     segments,
+    settings_keys,
 )
+from crm_dashboard.web import settings as settings_pages
 from crm_dashboard.web import users as users_pages
 from crm_dashboard.web.deps import Forbidden, LoginRequired, get_context, render
 
@@ -49,6 +55,9 @@ ROUTERS = (
     outputs.router,
     operations.router,
     users_pages.router,
+    settings_pages.router,
+    settings_keys.router,
+    audit_pages.router,
 )
 
 
@@ -131,15 +140,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         backends = Backends(settings)
         ops = ops_settings(settings)
         http = httpx.AsyncClient()
-        ctx = DashboardContext(settings, runtime.db, backends, environments(), ops, http)
+        audit = AuditLog(runtime.db)
+        ctx = DashboardContext(settings, runtime.db, backends, environments(), ops, http, audit)
         runtime.extras["dashboard"] = ctx
         runtime.consumers.extend(build_consumers(settings, runtime))
         if settings.service.ops_exporter and settings.service.role != "api":
             runtime.background.append(start_exporter(ops))
         await bootstrap_admin(settings, ctx)
+        audit.start()  # every role: the pages that record run in api replicas too
         try:
             yield
         finally:
+            await audit.stop()
             await backends.close()
             await http.aclose()
 

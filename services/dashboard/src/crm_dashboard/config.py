@@ -33,6 +33,9 @@ class DashboardService(ServiceSettings):
     internal_key_profile: SecretStr = internal_key_field("profile")
     internal_key_segment: SecretStr = internal_key_field("segment")
     internal_key_messaging: SecretStr = internal_key_field("messaging")
+    # Where cart platforms reach ingest (your TLS proxy in front of it), shown on the
+    # "connect your shop" page; None: ingest_url.
+    public_ingest_url: str | None = None
     api_timeout_seconds: float = Field(default=10.0, gt=0)
     # Signs the session cookie; set a long random value in production.
     session_secret: SecretStr = SecretStr("dev-dashboard-session-secret")

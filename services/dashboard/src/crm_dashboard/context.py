@@ -8,6 +8,7 @@ import httpx
 from jinja2 import Environment
 
 from crm_common.db import Database
+from crm_dashboard.audit import AuditLog
 from crm_dashboard.clients import Backends
 from crm_dashboard.config import Settings
 from crm_dashboard.ops import OpsSettings
@@ -21,3 +22,4 @@ class DashboardContext:
     envs: dict[str, Environment]
     ops: OpsSettings
     http: httpx.AsyncClient  # for the operations view (probes, metrics, DLQ)
+    audit: AuditLog

@@ -7,6 +7,8 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Identity,
+    Index,
     Integer,
     PrimaryKeyConstraint,
     Table,
@@ -14,7 +16,9 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from crm_common.db import make_metadata
 from crm_common.plumbing import outbox_table, processed_events_table
@@ -55,4 +59,21 @@ login_failures = Table(
     PrimaryKeyConstraint("key", "window_start"),
 )
 
-NEW_TABLES = (tenants, users, login_failures)
+# Who did what in the console (crm_dashboard.audit): viewed a customer, exported
+# members, downloaded a print file or the call list, changed settings or keys.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("action", Text, nullable=False),  # customer.viewed, settings.changed ...
+    Column("target", Text, nullable=False, server_default=""),  # profile id, key id ...
+    Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Index("ix_audit_log_tenant_at", "tenant_id", "at"),
+)
+
+NEW_TABLES = (tenants, users, login_failures, audit_log)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from crm_dashboard import customer_view
 from crm_dashboard.clients import Backends, Fetched, Principal
 from crm_dashboard.web.deps import Ctx, ViewerDep, render
 from crm_dashboard.web.lists import identifier_query, items_of
@@ -79,6 +80,8 @@ async def customer(request: Request, ctx: Ctx, viewer: ViewerDep, profile_id: st
         journeys_of(b, viewer, profile_id),
     )
     status = 404 if profile.status == 404 else 200
+    if profile.ok:
+        ctx.audit.record(viewer, "customer.viewed", profile_id)
     return render(
         request,
         ctx,
@@ -93,4 +96,7 @@ async def customer(request: Request, ctx: Ctx, viewer: ViewerDep, profile_id: st
         messages=messages,
         journeys=journeys,
         items_of=items_of,
+        groups=customer_view.groups,
+        display_name=customer_view.display_name,
+        timeline_lines=customer_view.timeline,
     )

@@ -95,6 +95,10 @@ class Viewer:
         return self.user.user_id
 
     @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
     def operator(self) -> bool:
         return self.user.operator
 

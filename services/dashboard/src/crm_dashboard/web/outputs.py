@@ -43,6 +43,7 @@ async def download(
         failure = Fetched(error=f"messaging: HTTP {answer.status_code}", status=answer.status_code)
         status = answer.status_code
         return render(request, ctx, viewer, "failed.html", status, failure=failure, back="/dm")
+    ctx.audit.record(viewer, "dm.downloaded", batch_id, {"encoding": encoding})
     headers = {
         "Content-Disposition": answer.headers.get(
             "content-disposition", f'attachment; filename="dm-{batch_id}.csv"'
@@ -58,6 +59,8 @@ async def calls(request: Request, ctx: Ctx, viewer: ViewerDep, state: str = "ope
     got = await ctx.backends.call(
         "messaging", "GET", "/v1/call-list", viewer, params={"state": state}
     )
+    if got.ok:  # the list shows names and phone numbers
+        ctx.audit.record(viewer, "calls.viewed", "", {"state": state})
     values = {"entries": got, "rows": items_of(got), "state": state, "outcomes": OUTCOMES}
     return render(request, ctx, viewer, "calls.html", **values)
 

@@ -193,5 +193,6 @@ async def members_csv(ctx: Ctx, viewer: ViewerDep, segment_id: str) -> Response:
         return Response(f"segment unreachable ({type(exc).__name__})", status_code=502)
     if answer.status_code != 200:
         return Response(answer.content, status_code=answer.status_code)
+    ctx.audit.record(viewer, "segment.members_exported", segment_id)
     headers = {"Content-Disposition": f'attachment; filename="segment-{segment_id}.csv"'}
     return Response(answer.content, media_type="text/csv; charset=utf-8", headers=headers)

@@ -20,7 +20,7 @@ async def _page(
 ) -> HTMLResponse:
     async with ctx.db.transaction() as session:
         rows = await repo.users_of(session, viewer.tenant_id)
-    values = {"users": rows, "roles": ROLES, "error": error}
+    values = {"users": rows, "roles": ROLES, "error": error, "tab": "users"}
     return render(request, ctx, viewer, "users.html", status, **values)
 
 
@@ -43,6 +43,7 @@ async def add_user(
             await create_user(session, viewer.tenant_id, email, role, password)
     except UserError as exc:
         return await _page(request, ctx, viewer, 422, f"{exc.field}: {exc.message}")
+    ctx.audit.record(viewer, "user.added", email.strip().lower(), {"role": role})
     return RedirectResponse("/users", status_code=303)
 
 
@@ -58,4 +59,5 @@ async def change_role(
         changed = await repo.set_role(session, viewer.tenant_id, user_id, role)
     if not changed:
         return await _page(request, ctx, viewer, 404, "user: not found")
+    ctx.audit.record(viewer, "user.role_changed", user_id, {"role": role})
     return RedirectResponse("/users", status_code=303)
