@@ -2,8 +2,8 @@
 queue the fill of scheduled 固定 segments and record today's size of every active
 segment (``segment_size_history``) once per ``SEGMENT_SWEEP_SECONDS``.
 
-The loop sleeps until the earliest ``next_change_at`` of any profile (at most
-``SEGMENT_SWEEP_SECONDS``), so a cohort turning 休眠 at midnight moves at midnight.
+The loop sleeps until the earliest ``next_change_at`` of any profile (looking again
+at least every 5 s), so a cohort turning 休眠 at midnight moves at midnight.
 Due profiles are taken ``SEGMENT_SWEEP_BATCH`` at a time (``FOR UPDATE SKIP
 LOCKED``: replicas share them) and evaluated as one batch against the segments
 whose clocks moved since their ``next_change_at`` (and their dependents).
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 
 MIN_PAUSE = 0.2  # seconds between two passes, however much is due
+MAX_PAUSE = 5.0  # a moment made due meanwhile (by a consumer, a fill) waits no longer
 
 
 async def run_forever(ctx: SegmentContext) -> None:
@@ -47,7 +48,8 @@ async def run_forever(ctx: SegmentContext) -> None:
             raise
         except Exception as exc:  # the next pass tries again
             log.warning("sweep failed", extra={"error": repr(exc)})
-        await asyncio.sleep(await _pause(ctx, min(interval, chores_at - time.monotonic())))
+        longest = min(interval, MAX_PAUSE, chores_at - time.monotonic())
+        await asyncio.sleep(await _pause(ctx, longest))
 
 
 async def _pause(ctx: SegmentContext, longest: float) -> float:
