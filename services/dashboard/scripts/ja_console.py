@@ -16,6 +16,10 @@ DYNAMIC = [  # passed to _() as values
 ]  # fmt: skip
 DYNAMIC += [label for group in (CONTACT, PURCHASES, RFM, ENGAGEMENT) for _, label, _ in group]
 DYNAMIC += ["Contact", "Purchases", "Engagement", "Other traits"]
+DYNAMIC += [  # the template editor's variable picker
+    "Full name", "Last name", "First name", "Coupon code", "Checkout recovery link",
+    "Unsubscribe link",
+]  # fmt: skip
 DYNAMIC += [  # consent states, genders, subscription, message and run states
     "subscribed", "unsubscribed", "never", "male", "female", "other",
     "active", "paused", "lapsed", "cancelled", "queued", "sent", "delivered", "failed",
@@ -230,4 +234,31 @@ JA_CONSOLE = {
     "running": "進行中",
     "exited": "離脱",
     "waiting": "待機中",
+    # templates
+    "New template": "新しいテンプレート",
+    "Subject": "件名",
+    "Preheader": "プリヘッダー",
+    "HTML part": "HTML 本文",
+    "Text part": "テキスト本文",
+    "Message": "本文",
+    "Back to the templates": "テンプレート一覧に戻る",
+    "The template was not saved": "テンプレートを保存できませんでした",
+    "line %(n)s": "%(n)s 行目",
+    "Save template": "テンプレートを保存",
+    "Variables": "差し込み項目",
+    "Click to insert at the cursor of the part you are editing.": "クリックすると、編集中の欄のカーソル位置に挿入します。",
+    "Recommended products": "おすすめ商品",
+    "Preview": "プレビュー",
+    "Customer (email, phone or platform:id)": "顧客(メール・電話番号・platform:id)",
+    "The saved version, rendered by messaging with this customer's data.": "保存済みの版を、この顧客のデータで配信サービスが描画したものです。",
+    "the preview": "プレビュー",
+    "Missing for this customer": "この顧客にはない項目",
+    "Templates, newest first": "テンプレート(新しい順)",
+    "No templates yet.": "テンプレートはまだありません。",
+    "Full name": "氏名",
+    "Last name": "姓",
+    "First name": "名",
+    "Coupon code": "クーポンコード",
+    "Checkout recovery link": "購入手続きの再開リンク",
+    "Unsubscribe link": "配信停止リンク",
 }

@@ -39,6 +39,7 @@ from crm_dashboard.web import (
     overview,
     segments,
     settings_keys,
+    templates_pages,
 )
 from crm_dashboard.web import settings as settings_pages
 from crm_dashboard.web import users as users_pages
@@ -58,6 +59,7 @@ ROUTERS = (
     settings_pages.router,
     settings_keys.router,
     audit_pages.router,
+    templates_pages.router,
 )
 
 

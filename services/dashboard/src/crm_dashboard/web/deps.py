@@ -155,6 +155,7 @@ NAV = (
     ("customers", "/customers"),
     ("segments", "/segments"),
     ("journeys", "/journeys"),
+    ("templates", "/templates"),
     ("outputs", "/dm"),
     ("operations", "/operations"),
 )
