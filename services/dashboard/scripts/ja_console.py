@@ -261,4 +261,13 @@ JA_CONSOLE = {
     "Coupon code": "クーポンコード",
     "Checkout recovery link": "購入手続きの再開リンク",
     "Unsubscribe link": "配信停止リンク",
+    # campaigns
+    "Progress": "進捗",
+    "people queued": "人を送信キューに登録",
+    "written in the campaign": "キャンペーン内で作成",
+    "when started": "開始したとき",
+    "At most per minute": "毎分の上限",
+    "no limit": "上限なし",
+    "Finished": "完了日時",
+    "Send at (%(tz)s)": "送信日時(%(tz)s)",
 }

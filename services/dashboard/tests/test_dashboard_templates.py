@@ -166,3 +166,54 @@ def test_errors_by_part() -> None:
         "": [{"path": "parts", "message": "template has no parts"}],
     }
     assert errors_by_part(None) == {}
+
+
+CAMPAIGN = {
+    "id": "cmp_1",
+    "name": "年末セール",
+    "segment_id": "seg_1",
+    "channel": "email",
+    "template_id": "tpl_welcome",
+    "throttle_per_minute": 600,
+    "status": "draft",
+    "send_at": "2026-12-24T01:00:00Z",
+    "audience": 200,
+    "enqueued": 50,
+    "error": None,
+    "started_at": None,
+    "finished_at": None,
+}
+
+
+async def test_a_campaign_is_created_with_a_send_time_and_a_throttle(services) -> None:
+    routes = services.fake.routes
+    routes[("POST", "/v1/campaigns")] = (201, CAMPAIGN)
+    routes[("GET", "/v1/campaigns/cmp_1")] = (200, CAMPAIGN)
+    routes[("GET", "/v1/campaigns/cmp_1/stats")] = (
+        200,
+        {"totals": {"sent": 50, "delivered": 48, "opened": 10, "clicked": 3, "converted": 1}},
+    )
+    form = {
+        "name": "年末セール",
+        "segment_id": "seg_1",
+        "channel": "email",
+        "template_id": "tpl_welcome",
+        "send_at": "2026-12-24T10:00",
+        "throttle_per_minute": "600",
+    }
+    async with signed_in(services, "marketer") as (client, csrf):
+        created = await client.post("/campaigns", data=form | {"csrf_token": csrf})
+        page = await client.get("/campaigns/cmp_1")
+    assert (created.status_code, created.headers["location"]) == (303, "/campaigns/cmp_1")
+    post = _sent(services, "POST", "/v1/campaigns")[-1]
+    assert json.loads(post.content) == {
+        "name": "年末セール",
+        "segment_id": "seg_1",
+        "channel": "email",
+        "template_id": "tpl_welcome",
+        "send_at": "2026-12-24T10:00",  # the shop's wall time; messaging reads it so
+        "throttle_per_minute": 600,
+    }
+    assert '<td id="campaign-send-at">2026-12-24 10:00</td>' in page.text  # in Tokyo
+    assert '<td id="campaign-throttle">600</td>' in page.text
+    assert 'value="50"' in page.text and "200" in page.text

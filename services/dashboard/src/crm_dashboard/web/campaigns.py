@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +20,25 @@ CAMPAIGN_ACTIONS = {
 }
 
 
+def campaign_body(
+    name: str, segment_id: str, channel: str, template_id: str, send_at: str, throttle: str
+) -> dict[str, Any]:
+    """The create request: ``send_at`` is the tenant's wall time as the form's
+    datetime-local gives it ("2026-12-24T10:00"; messaging reads it in the tenant's time
+    zone), empty for "when started"; an empty throttle sends as fast as allowed."""
+    body: dict[str, Any] = {
+        "name": name.strip(),
+        "segment_id": segment_id,
+        "channel": channel,
+        "template_id": template_id,
+    }
+    if send_at.strip():
+        body["send_at"] = send_at.strip()
+    if throttle.strip():
+        body["throttle_per_minute"] = int(throttle) if throttle.strip().isdigit() else throttle
+    return body
+
+
 @router.post("/campaigns")
 async def create_campaign(
     request: Request,
@@ -29,11 +48,14 @@ async def create_campaign(
     segment_id: Annotated[str, Form()],
     channel: Annotated[str, Form()],
     template_id: Annotated[str, Form()],
+    send_at: Annotated[str, Form()] = "",
+    throttle_per_minute: Annotated[str, Form()] = "",
 ) -> Response:
-    body = {"name": name, "segment_id": segment_id, "channel": channel, "template_id": template_id}
+    body = campaign_body(name, segment_id, channel, template_id, send_at, throttle_per_minute)
     got = await ctx.backends.call("messaging", "POST", "/v1/campaigns", viewer, json=body)
     if not got.ok:
-        return render(request, ctx, viewer, "failed.html", got.status or 502, failure=got)
+        status = got.status or 502
+        return render(request, ctx, viewer, "failed.html", status, failure=got, back="/journeys")
     return RedirectResponse(f"/campaigns/{got.data['id']}", status_code=303)
 
 
