@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from crm_common.clock import clock_from_env
 from crm_common.outbox import OutboxRelay
 from crm_common.service import Runtime, create_service_app
-from crm_profile.api import analytics, profiles
+from crm_profile.api import analytics, loyalty, profiles
 from crm_profile.api import settings as settings_api
 from crm_profile.config import SCHEMA, Settings
 from crm_profile.consumers import build_consumers
@@ -37,6 +37,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service=settings.service,
         title="CRM profile",
         description="Unified customer records: identity, consents, orders, traits.",
-        routers=[profiles.router, settings_api.router, analytics.router],
+        routers=[profiles.router, settings_api.router, analytics.router, loyalty.router],
         setup=setup,
     )

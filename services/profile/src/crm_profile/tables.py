@@ -160,6 +160,33 @@ rank_history = Table(
     PrimaryKeyConstraint("tenant_id", "profile_id", "valid_from"),
 )
 
+# Loyalty (profile_0005, not in PROFILE_TABLES): every version of a tenant's rules
+# (``LoyaltyRules`` JSON, in effect from ``effective_from``) and the points entries
+# written through the API or the birthday sweep (``PointsEntry`` JSON), unique per
+# tenant by their idempotency key. Points earned by orders are not stored: they are
+# recomputed from the order facts (crm_profile.domain.points).
+loyalty_settings = Table(
+    "loyalty_settings",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    _at("effective_from"),
+    _json("rules"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "effective_from"),
+)
+
+points_entries = Table(
+    "points_entries",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("entry_key", Text, nullable=False),
+    Column("profile_id", Text, nullable=False),
+    _json("entry"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "entry_key"),
+    Index(None, "tenant_id", "profile_id"),
+)
+
 PROFILE_TABLES = (
     tenants,
     profiles,

@@ -56,6 +56,7 @@ POLICY = RoutePolicy(
         "GET /v1/profiles/{profile_id}/export": "admin",  # a person's whole record
         "GET /v1/profiles/export": "admin",  # every profile with its identifiers
         "PUT /v1/settings/rfm": "admin",
+        "PUT /v1/settings/loyalty": "admin",
     }
 )
 

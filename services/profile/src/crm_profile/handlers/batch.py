@@ -30,6 +30,7 @@ from crm_profile.domain import (
     RfmThresholds,
     SubscriptionFact,
 )
+from crm_profile.domain.loyalty_rules import Programme
 from crm_profile.repository import facts as fact_repo
 from crm_profile.repository import records
 from crm_profile.repository.records import ProfileRow
@@ -134,6 +135,7 @@ class TenantBatch:
     created_aliases: dict[str, datetime] = field(default_factory=dict)  # new, then merged away
     # id(event) -> (stored identifiers, directly named profile id); events outlive the batch
     identifiers: dict[int, tuple[list[Identifier], str | None]] = field(default_factory=dict)
+    programme: Programme | None = None  # the tenant's loyalty rules: None, no programme
 
     def live(self, profile_id: str | None) -> str | None:
         """The surviving id of ``profile_id`` after merges in this batch."""

@@ -14,11 +14,13 @@ from crm_common.clock import clock_from_env
 from crm_common.kafka import Message
 from crm_profile import metrics
 from crm_profile.domain import RfmThresholds
+from crm_profile.domain.loyalty_rules import Programme
 from crm_profile.handlers import identity
 from crm_profile.handlers.batch import TenantBatch
 from crm_profile.handlers.effects import apply_event
 from crm_profile.handlers.identity import ClaimLostError, ResolutionRaceError, identifiers_in
 from crm_profile.handlers.publish import finish
+from crm_profile.repository import loyalty as loyalty_repo
 from crm_profile.repository import settings as settings_repo
 
 Clock = Callable[[], datetime]
@@ -44,10 +46,11 @@ async def apply_events(
     rolled back to it and applied again, seeing that commit.
     """
     thresholds = await thresholds_of(session, tenant_id)
+    programme = await loyalty_repo.programme_of(session, tenant_id)
     for _ in range(_ATTEMPTS):
         try:
             async with session.begin_nested():
-                return await _apply_once(session, tenant_id, events, now, thresholds)
+                return await _apply_once(session, tenant_id, events, now, thresholds, programme)
         except ClaimLostError:
             continue
     raise ResolutionRaceError("identifiers kept being taken while applying the batch")
@@ -59,8 +62,9 @@ async def _apply_once(
     events: Sequence[Any],
     now: datetime,
     thresholds: RfmThresholds,
+    programme: Programme | None,
 ) -> TenantBatch:
-    batch = TenantBatch(session, tenant_id, now, thresholds)
+    batch = TenantBatch(session, tenant_id, now, thresholds, programme=programme)
     await _prefetch(batch, events)
     for event in events:
         await apply_event(batch, event)

@@ -34,7 +34,7 @@ from crm_profile.domain import (
     compute_traits,
 )
 from crm_profile.domain.snapshot import StoredAttributes, contact_values, snapshot_json
-from crm_profile.handlers import wire
+from crm_profile.handlers import loyalty, wire
 from crm_profile.handlers.batch import Profile, TenantBatch
 from crm_profile.handlers.identity import write_identity
 from crm_profile.repository import due, rank_history, records
@@ -53,36 +53,46 @@ async def finish(batch: TenantBatch) -> list[Any]:
     candidates = sorted(
         (p for p in batch.profiles.values() if p.touched or p.changed), key=lambda p: p.profile_id
     )
-    stored = await fact_repo.facts_of(
-        batch.session, batch.tenant_id, [p.profile_id for p in candidates]
-    )
+    ids = [p.profile_id for p in candidates]
+    stored = await fact_repo.facts_of(batch.session, batch.tenant_id, ids)
+    entries = await loyalty.entries_for(batch, ids)
+    rank_events = []
     rows: list[dict[str, Any]] = []
     events = [outbox_row(PROFILES_TOPIC, e) for e in batch.outgoing] + _activity_rows(batch)
     ranks: list[tuple[str, str | None]] = []  # rank_history rows: only actual changes
     unchanged: list[str] = []
     for profile in candidates:
-        snapshot = snapshot_of(batch, profile, stored[profile.profile_id])
+        pid = profile.profile_id
+        snapshot = snapshot_of(batch, profile, stored[pid], entries.get(pid, []))
         if snapshot == profile.traits and not profile.changed:
-            unchanged.append(profile.profile_id)
+            unchanged.append(pid)
             continue
         if snapshot.get("rfm_rank") != profile.traits.get("rfm_rank"):
-            ranks.append((profile.profile_id, snapshot.get("rfm_rank")))
+            ranks.append((pid, snapshot.get("rfm_rank")))
+        if (rank_event := loyalty.rank_changed(batch, profile, snapshot)) is not None:
+            rank_events.append(rank_event)
+            events.append(loyalty.activity_row(batch, rank_event))
         profile.traits = snapshot
         profile.version += 1
         rows.append(_row(profile))
         events.append(_changed_row(batch, profile))
     await records.write_profiles(batch.session, batch.tenant_id, rows, computed_at=batch.now)
     await rank_history.record(batch.session, batch.tenant_id, ranks, batch.now)
+    await loyalty.add_timeline(batch, rank_events)
     await due.mark_computed(batch.session, batch.tenant_id, unchanged, batch.now)
     await enqueue_rows(batch.session, SCHEMA, events)
     metrics.CHANGED.inc(len(rows))
     return events
 
 
-def snapshot_of(batch: TenantBatch, profile: Profile, facts: ProfileFacts) -> dict[str, Any]:
-    """The profile's snapshot (``ProfileTraits`` JSON), traits recomputed from its facts."""
+def snapshot_of(
+    batch: TenantBatch, profile: Profile, facts: ProfileFacts, entries: list[Any]
+) -> dict[str, Any]:
+    """The profile's snapshot (``ProfileTraits`` JSON), traits recomputed from its facts
+    (loyalty traits too when the tenant has a programme)."""
+    orders = _orders(batch, facts)
     traits = compute_traits(
-        _orders(batch, facts),
+        orders,
         [EngagementFact.model_validate(f) for f in facts.engagement],
         _subscriptions(batch, facts),
         batch.now,
@@ -98,7 +108,7 @@ def snapshot_of(batch: TenantBatch, profile: Profile, facts: ProfileFacts) -> di
         deleted=profile.deleted_at is not None,
         redacted=profile.redacted_at is not None,
         rfm_rank_previous=profile.rfm_rank_previous,
-    )
+    ) | loyalty.traits_of(batch, orders, entries)
 
 
 def _orders(batch: TenantBatch, facts: ProfileFacts) -> list[OrderFact]:

@@ -9,6 +9,9 @@ until none is due. Each claimed profile goes through the consumer's
 :func:`~crm_profile.handlers.publish.finish`: traits recomputed as of the
 service clock, and only a changed snapshot bumps ``version`` and enqueues
 ``profile.changed`` (same shape and event id scheme as the consumer's).
+Each tick also grants the day's birthday points (:mod:`crm_profile.handlers.birthday`);
+points expiring and member ranks judged on a moving window are time-dependent
+traits like the others (profiles with points entries are claimed too).
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from crm_common.db import Database
 from crm_profile import metrics
 from crm_profile.config import ProfileService
 from crm_profile.handlers.batch import TenantBatch
+from crm_profile.handlers.birthday import grant_birthday_points
 from crm_profile.handlers.process import thresholds_of
 from crm_profile.handlers.publish import finish
 from crm_profile.repository import due
+from crm_profile.repository import loyalty as loyalty_repo
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,10 @@ class TraitsRefresher:
                 await self.refresh_due()
             except Exception as exc:  # retried at the next tick
                 log.warning("refreshing traits failed", extra={"error": repr(exc)})
+            try:
+                await grant_birthday_points(self.db, self.clock.now())
+            except Exception as exc:  # retried at the next tick (keys make it idempotent)
+                log.warning("granting birthday points failed", extra={"error": repr(exc)})
 
     async def refresh_due(self) -> int:
         """Refresh every due profile; returns how many were recomputed."""
@@ -61,7 +70,8 @@ class TraitsRefresher:
             claimed = await due.claim_due(session, now - self.max_age, self.batch_size)
             for tenant_id in sorted(claimed):
                 rules = await thresholds_of(session, tenant_id)
-                batch = TenantBatch(session, tenant_id, now, rules)
+                programme = await loyalty_repo.programme_of(session, tenant_id)
+                batch = TenantBatch(session, tenant_id, now, rules, programme=programme)
                 await batch.lock(claimed[tenant_id])
                 for profile in batch.profiles.values():
                     profile.touched = True

@@ -24,6 +24,7 @@ from crm_common.events.customers import (
     PrivacyRequestData,
 )
 from crm_common.events.downstream import MessageData
+from crm_common.events.loyalty import RankChangedData
 
 
 def summary_of(event: Any) -> dict[str, Any]:
@@ -92,6 +93,10 @@ def _message(d: MessageData) -> dict[str, Any]:
     }
 
 
+def _rank(d: RankChangedData) -> dict[str, Any]:
+    return {"previous_rank": d.previous_rank, "rank": d.rank, "direction": d.direction}
+
+
 def _custom(d: CustomEventData) -> dict[str, Any]:
     return {"name": d.name}
 
@@ -116,4 +121,5 @@ _BUILDERS: tuple[tuple[type[Any], Any], ...] = (
     (CustomEventData, _custom),
     (PrivacyRequestData, _privacy),
     (CustomerDeletedData, _deleted),
+    (RankChangedData, _rank),
 )

@@ -11,7 +11,15 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_profile.domain import Identifier, IdentifierKind
-from crm_profile.tables import engagement, identifiers, orders, profiles, subscriptions, timeline
+from crm_profile.tables import (
+    engagement,
+    identifiers,
+    orders,
+    points_entries,
+    profiles,
+    subscriptions,
+    timeline,
+)
 
 
 @dataclass
@@ -163,7 +171,7 @@ async def merge_into(
     session: AsyncSession, tenant_id: str, survivor: str, merged: Sequence[str]
 ) -> None:
     """Move everything of ``merged`` to ``survivor``; the merged rows become aliases."""
-    for table in (identifiers, orders, subscriptions, engagement, timeline):
+    for table in (identifiers, orders, subscriptions, engagement, timeline, points_entries):
         await session.execute(
             update(table)
             .where(table.c.tenant_id == tenant_id, table.c.profile_id.in_(merged))
@@ -244,10 +252,10 @@ async def erase_tenant(session: AsyncSession, tenant_id: str) -> None:
     """Delete every profile row of a tenant (Shopify ``shop/redact``), its outbox rows
     too (every key is ``tenant:...``; snapshots carry contact blocks, activity the
     events' data): nothing more of the shop is sent, and no copy is kept."""
-    from crm_profile.tables import outbox, rank_history, rfm_settings
+    from crm_profile.tables import loyalty_settings, outbox, rank_history, rfm_settings
 
     erased = (timeline, engagement, subscriptions, orders, identifiers, profiles, rfm_settings)
-    for table in (*erased, rank_history):
+    for table in (*erased, rank_history, points_entries, loyalty_settings):
         await session.execute(delete(table).where(table.c.tenant_id == tenant_id))
     prefix = f"{tenant_id}:"
     await session.execute(delete(outbox).where(func.left(outbox.c.key, len(prefix)) == prefix))

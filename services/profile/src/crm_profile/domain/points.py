@@ -1,0 +1,342 @@
+"""The points ledger, recomputed from facts as of ``now`` (never incremented).
+
+Inputs are the person's order facts, the entries written through the API
+(grants, uses, adjustments, birthday points) and the tenant's :class:`Programme`.
+Because it is a pure function of those sets, arrival order and duplicates of the
+events behind them cannot change it.
+
+* **Earning.** An order earns by the rules in effect when it was placed
+  (:mod:`crm_profile.domain.loyalty_rules`), on its total in the tenant currency.
+  The points are *pending* until the order is fulfilled or the return window has
+  passed since it was placed, whichever is first; then they are a *lot* that
+  expires ``expire_after_days`` later.
+* **Reversal.** A cancellation takes the order's points back; a refund takes back
+  the difference its lower net total makes. While pending, that lowers what will
+  become available; afterwards it is a debit from that order's lot first (points
+  already used come out of the balance).
+* **Using.** Uses and negative adjustments take from the lots that expire first.
+  A debit larger than the lots leaves a negative balance (a debt), repaid by the
+  next points credited: the ledger never loses a point to keep a balance positive.
+* **Expiry.** At its expiry a lot's unused remainder expires.
+
+So at any moment ``balance = credited - debited - expired`` exactly, and pending
+points are not in the balance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from crm_common.events import Frozen, UtcDatetime
+from crm_profile.domain.facts import OrderFact
+from crm_profile.domain.loyalty_rules import (
+    LoyaltyRules,
+    Programme,
+    multiplier_at,
+    rank_at,
+    shifted,
+)
+from crm_profile.domain.purchases import placed
+
+EntryKind = Literal["grant", "use", "adjust", "birthday"]
+LineKind = Literal["earn", "reverse", "grant", "use", "adjust", "birthday", "expire"]
+_FAR = timedelta(days=3660 * 3)
+
+
+class PointsEntry(Frozen):
+    """A ledger entry written through the API (or the birthday sweep)."""
+
+    key: str = Field(min_length=1, max_length=200)
+    kind: EntryKind
+    points: int  # > 0 for grant, use and birthday; signed for adjust
+    at: UtcDatetime
+    expires_at: UtcDatetime | None = None  # grants: None means by the rules
+    reason: str | None = Field(default=None, max_length=500)
+    order_id: str | None = Field(default=None, max_length=200)
+
+
+class LedgerLine(Frozen):
+    at: UtcDatetime
+    kind: LineKind
+    points: int  # signed: what it adds to (or takes from) the person's points
+    pending: bool = False
+    order_id: str | None = None
+    key: str | None = None
+    reason: str | None = None
+    expires_at: UtcDatetime | None = None
+
+
+class Ledger(Frozen):
+    balance: int = 0
+    pending: int = 0
+    expiring_soon: int = 0  # of the balance, expiring within ``expiring_soon_days``
+    next_expiry_at: UtcDatetime | None = None
+    next_expiry_points: int = 0
+    credited: int = 0
+    debited: int = 0
+    expired: int = 0
+    lines: tuple[LedgerLine, ...] = ()  # oldest first
+
+
+@dataclass
+class _Lot:
+    ident: str
+    available_at: datetime
+    expires_at: datetime | None
+    amount: int
+    remaining: int = 0
+
+
+@dataclass
+class _Move:
+    at: datetime
+    phase: int  # 0 credit, 1 debit, 2 expiry: a point can be used on its last day
+    ident: str  # the lot (credits, expiries, reversals) or "" (untargeted debits)
+    points: int
+
+
+def earn_points(amount: Decimal, rate: Decimal, multiplier: Decimal) -> int:
+    """``floor(amount × rate × multiplier)``, never negative."""
+    return max(int((amount * rate * multiplier).to_integral_value(rounding=ROUND_FLOOR)), 0)
+
+
+def compute_ledger(
+    orders: Iterable[OrderFact],
+    entries: Iterable[PointsEntry],
+    programme: Programme,
+    now: datetime,
+) -> Ledger:
+    """The person's points as of ``now`` (see the module docstring)."""
+    facts = sorted(orders, key=lambda o: o.order_id)
+    bought = placed(facts)
+    lots: dict[str, _Lot] = {}
+    moves: list[_Move] = []
+    lines: list[LedgerLine] = []
+    pending = 0
+    for order in facts:
+        pending += _order_lines(order, bought, programme, now, lots, moves, lines)
+    for entry in sorted(entries, key=lambda e: (e.at, e.key)):
+        pending += _entry_moves(entry, programme, now, lots, moves, lines)
+    return _simulate(lots, moves, lines, pending, programme.current, now)
+
+
+def _order_lines(
+    order: OrderFact,
+    bought: Sequence[OrderFact],
+    programme: Programme,
+    now: datetime,
+    lots: dict[str, _Lot],
+    moves: list[_Move],
+    lines: list[LedgerLine],
+) -> int:
+    """Lines, lot and moves of one order; returns its pending points."""
+    d = order.details
+    rules = programme.at(d.placed_at) if d is not None else None
+    if d is None or rules is None or d.currency != programme.currency:
+        return 0
+    rank, _ = rank_at(bought, programme.currency, rules, d.placed_at)
+    rate = rank.points_rate if rank is not None else rules.base_rate
+    mult = multiplier_at(rules, d.placed_at)
+    gross = earn_points(d.total, rate, mult)
+    available_at = _available_at(order, rules)
+    expires_at = _expiry(available_at, rules)
+    is_pending = available_at > now
+    ident = f"order:{order.order_id}"
+    lines.append(_line(d.placed_at, "earn", gross, is_pending, order.order_id, expires_at))
+    amount = gross
+    for at, after in _reversals(order, rate, mult):
+        delta = after - amount
+        amount = after
+        if delta == 0:
+            continue
+        lines.append(_line(at, "reverse", delta, is_pending, order.order_id, None))
+        if at > available_at and not is_pending:
+            moves.append(_Move(at, 1, ident, -delta))
+    if is_pending:
+        return amount
+    credited = gross + sum(
+        ln.points
+        for ln in lines
+        if ln.kind == "reverse" and ln.order_id == order.order_id and ln.at <= available_at
+    )
+    lots[ident] = _Lot(ident, available_at, expires_at, credited)
+    moves.append(_Move(available_at, 0, ident, credited))
+    return 0
+
+
+def _line(
+    at: datetime,
+    kind: LineKind,
+    points: int,
+    pending: bool,
+    order_id: str | None,
+    expires_at: datetime | None,
+) -> LedgerLine:
+    return LedgerLine(
+        at=at, kind=kind, points=points, pending=pending, order_id=order_id, expires_at=expires_at
+    )
+
+
+def _available_at(order: OrderFact, rules: LoyaltyRules) -> datetime:
+    d = order.details
+    assert d is not None
+    window_end = shifted(d.placed_at, timedelta(days=rules.return_window_days))
+    if d.fulfillment_status == "fulfilled":
+        return min(window_end, max(d.updated_at or d.placed_at, d.placed_at))
+    return window_end
+
+
+def _expiry(start: datetime, rules: LoyaltyRules) -> datetime | None:
+    if rules.expire_after_days is None:
+        return None
+    return shifted(start, timedelta(days=rules.expire_after_days))
+
+
+def _reversals(order: OrderFact, rate: Decimal, mult: Decimal) -> list[tuple[datetime, int]]:
+    """(when, the order's points after it) for each refund and the cancellation."""
+    d = order.details
+    assert d is not None
+    changes: list[tuple[datetime, str, Decimal | None]] = [
+        (r.refunded_at, r.event_id, r.amount) for r in order.refunds if r.currency == d.currency
+    ]
+    if order.cancellation is not None:
+        changes.append((order.cancellation.at, order.cancellation.event_id, None))
+    out = []
+    refunded = Decimal(0)
+    cancelled = False
+    for at, _, amount in sorted(changes, key=lambda c: (c[0], c[1])):
+        if amount is None:
+            cancelled = True
+        else:
+            refunded += amount
+        net = Decimal(0) if cancelled else max(d.total - refunded, Decimal(0))
+        out.append((at, earn_points(net, rate, mult)))
+    return out
+
+
+def _entry_moves(
+    entry: PointsEntry,
+    programme: Programme,
+    now: datetime,
+    lots: dict[str, _Lot],
+    moves: list[_Move],
+    lines: list[LedgerLine],
+) -> int:
+    """Line, lot and move of one entry; returns its pending points (a grant dated
+    after ``now`` is pending until then, like an order's points)."""
+    signed = -entry.points if entry.kind == "use" else entry.points
+    ident = f"entry:{entry.key}"
+    expires_at = None
+    if signed > 0 and entry.at > now:
+        expires_at = None
+    elif signed > 0:
+        rules = programme.at(entry.at) or programme.versions[0].rules
+        expires_at = entry.expires_at or _expiry(entry.at, rules)
+        lots[ident] = _Lot(ident, entry.at, expires_at, signed)
+        moves.append(_Move(entry.at, 0, ident, signed))
+    elif signed < 0:
+        moves.append(_Move(entry.at, 1, "", -signed))
+    lines.append(
+        LedgerLine(
+            at=entry.at,
+            kind=entry.kind,
+            points=signed,
+            order_id=entry.order_id,
+            key=entry.key,
+            reason=entry.reason,
+            expires_at=expires_at,
+            pending=signed > 0 and entry.at > now,
+        )
+    )
+    return signed if signed > 0 and entry.at > now else 0
+
+
+def _simulate(
+    lots: dict[str, _Lot],
+    moves: list[_Move],
+    lines: list[LedgerLine],
+    pending: int,
+    rules: LoyaltyRules,
+    now: datetime,
+) -> Ledger:
+    for lot in lots.values():
+        if lot.expires_at is not None and lot.expires_at <= now:
+            moves.append(_Move(lot.expires_at, 2, lot.ident, 0))
+    debt = credited = debited = expired = 0
+    for move in sorted(moves, key=lambda m: (m.at, m.phase, m.ident)):
+        if move.phase == 0:
+            credited += move.points
+            lot = lots[move.ident]
+            lot.remaining = move.points
+            paid = min(debt, lot.remaining)
+            lot.remaining -= paid
+            debt -= paid
+        elif move.phase == 1:
+            debited += move.points
+            debt += _take(lots, move, now)
+        else:
+            lot = lots[move.ident]
+            if lot.remaining:
+                expired += lot.remaining
+                lines.append(_line(move.at, "expire", -lot.remaining, False, None, None))
+                lot.remaining = 0
+    return _result(lots, lines, pending, rules, now, (credited, debited, expired, debt))
+
+
+def _take(lots: dict[str, _Lot], move: _Move, now: datetime) -> int:
+    """Take a debit from its own lot, then from the lots expiring first; returns the rest."""
+    left = move.points
+    order = sorted(
+        (lot for lot in lots.values() if lot.remaining > 0 and lot.available_at <= move.at),
+        key=lambda lot: (lot.ident != move.ident, lot.expires_at or shifted(now, _FAR), lot.ident),
+    )
+    for lot in order:
+        taken = min(left, lot.remaining)
+        lot.remaining -= taken
+        left -= taken
+        if left == 0:
+            break
+    return left
+
+
+def _result(
+    lots: dict[str, _Lot],
+    lines: list[LedgerLine],
+    pending: int,
+    rules: LoyaltyRules,
+    now: datetime,
+    totals: tuple[int, int, int, int],
+) -> Ledger:
+    credited, debited, expired, debt = totals
+    live = [lot for lot in lots.values() if lot.remaining > 0 and lot.expires_at is not None]
+    soon = shifted(now, timedelta(days=rules.expiring_soon_days))
+    next_at = min((lot.expires_at for lot in live if lot.expires_at), default=None)
+    return Ledger(
+        balance=sum(lot.remaining for lot in lots.values()) - debt,
+        pending=pending,
+        expiring_soon=sum(
+            lot.remaining for lot in live if lot.expires_at and lot.expires_at <= soon
+        ),
+        next_expiry_at=next_at,
+        next_expiry_points=sum(lot.remaining for lot in live if lot.expires_at == next_at),
+        credited=credited,
+        debited=debited,
+        expired=expired,
+        lines=tuple(
+            sorted(lines, key=lambda ln: (ln.at, ln.kind, ln.order_id or "", ln.key or ""))
+        ),
+    )
+
+
+def _before(at: datetime | None, limit: datetime) -> bool:
+    return at is not None and at <= limit
+
+
+def _line_key(line: LedgerLine) -> tuple[datetime, str, str, str]:
+    return (line.at, line.kind, line.order_id or "", line.key or "")
