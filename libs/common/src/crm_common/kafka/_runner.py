@@ -93,13 +93,24 @@ def _event_id_of(message: Message) -> str:
     return str(message.payload.event_id)
 
 
-_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+_RETRYABLE_SQLSTATES = {
+    "40001",  # serialization failure
+    "40P01",  # deadlock
+    # The server is away for a while: shutting down (admin or crash), "the database
+    # system is starting up" / "not yet accepting connections" while it recovers after a
+    # crash restart (asyncpg raises these as plain errors, not connection errors).
+    "57P01",
+    "57P02",
+    "57P03",
+    "53300",  # too many connections
+}
 
 
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TransientError | OperationalError | InterfaceError | OSError):
         return True
-    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES:
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if state in _RETRYABLE_SQLSTATES or str(state).startswith("08"):  # 08: connection
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
