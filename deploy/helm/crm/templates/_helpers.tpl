@@ -43,6 +43,15 @@ app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 {{- end -}}
 
+{{/* Where cart platforms reach ingest: the console shows webhook URLs under it. */}}
+{{- define "crm.publicIngestUrl" -}}
+{{- if .Values.dashboard.publicIngestUrl -}}
+{{- .Values.dashboard.publicIngestUrl -}}
+{{- else if and .Values.ingress.enabled .Values.ingress.ingest.host -}}
+{{- printf "https://%s" .Values.ingress.ingest.host -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "crm.image" -}}
 {{- printf "%s-%s:%s" .root.Values.image.repository .service (.root.Values.image.tag | default .root.Chart.AppVersion) -}}
 {{- end -}}
@@ -132,6 +141,12 @@ dashboard:
 {{- $target := ternary "ingest-api" $name (eq $name "ingest") }}
 - name: DASHBOARD_{{ upper $name }}_URL
   value: {{ printf "http://%s-%s:%d" $full $target (int (get (dict "ingest" 8001 "profile" 8002 "segment" 8003 "messaging" 8004) $name)) | quote }}
+{{- end }}
+{{- end }}
+{{- with (include "crm.publicIngestUrl" $root) }}
+{{- if eq $w.service "dashboard" }}
+- name: DASHBOARD_PUBLIC_INGEST_URL
+  value: {{ . | quote }}
 {{- end }}
 {{- end }}
 {{- if and (eq $w.service "messaging") $v.messaging.publicUrl }}
