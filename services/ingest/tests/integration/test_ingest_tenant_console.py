@@ -115,8 +115,8 @@ def test_only_the_tenants_console_admin_may(ingest) -> None:
     assert {who: a.status_code for who, a in answers.items()} == {
         "marketer": 403,
         "viewer": 403,
-        "api key": 403,
-        "admin token": 403,
+        "api key": 401,
+        "admin token": 401,
         "nobody": 401,
         "another tenant's key": 404,
     }

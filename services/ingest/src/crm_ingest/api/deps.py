@@ -125,12 +125,13 @@ class ConsoleTenant:
 
 async def _console_tenant(request: Request, ctx: Ctx) -> ConsoleTenant:
     """Only the console's token: neither a tenant API key (a leaked key must not mint
-    more keys) nor the installation admin token (its routes are /admin/tenants/...)."""
+    more keys) nor the installation admin token (its routes are /admin/tenants/...);
+    any other credential is refused as unknown here (401: nothing is told about it)."""
     presented = _admin_token(request)
     if not presented:
         raise ApiError(401, "unauthorized", "missing token (Authorization: Bearer <token>)")
     if not is_internal_token(presented):
-        raise ApiError(403, "forbidden", "only the console acts on /v1/tenant")
+        raise ApiError(401, "unauthorized", "only the console's token acts on /v1/tenant")
     grant = _internal(ctx).grant(request, presented)
     if grant.tenant_id is None:
         raise ApiError(403, "forbidden", "an operator token acts for no tenant here")
