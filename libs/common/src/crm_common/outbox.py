@@ -164,7 +164,10 @@ class OutboxRelay:
             try:
                 async with self.db.engine.connect() as lock_conn:
                     if not await self._try_lock(lock_conn):
-                        await self._sleep(1.0)  # another replica is the publisher
+                        # Another replica is the publisher, and the database answered:
+                        # an error from before (an outage) is over for this standby too.
+                        self._problem, pause = None, 1.0
+                        await self._sleep(1.0)
                         continue
                     try:
                         await self._publish_until_stopped()
