@@ -140,7 +140,7 @@ def _print_rows(rows: list[tuple[str, bool, bool, str]]) -> None:
     for name, running, ready, where in rows:
         state = "ready" if ready else ("starting" if running else "stopped")
         ok = ok and ready
-        print(f"{name:<14}{state:<10}{where}")
+        print(f"{name:<18}{state:<10}{where}")
     raise typer.Exit(0 if ok else 1)
 
 

@@ -91,6 +91,8 @@ class ClusterSettings(BaseSettings):
             "KAFKA_REPLICATION_FACTOR": str(self.replication),
             "POSTGRES_HOST": "127.0.0.1",
             "POSTGRES_PORT": str(self.postgres_port),
+            "POSTGRES_USER": "postgres",  # the cluster's own server: trust on 127.0.0.1
+            "POSTGRES_PASSWORD": "",
             "POSTGRES_DATABASE": DATABASE,
         }
 

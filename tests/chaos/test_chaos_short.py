@@ -1,0 +1,56 @@
+"""The short fault run (``make chaos`` in two minutes, fewer faults): a shop's webhooks
+to both fronts, batches, a CSV import, a journey and a campaign to the local SMTP sink,
+while a seeded schedule SIGKILLs service processes, kills and restarts a broker,
+crash-restarts PostgreSQL, SIGSTOPs a consumer past its session timeout and drops a
+service's database connections. The checker then finds nothing lost and nothing
+doubled at any stage, and every process ready again without being restarted.
+
+It starts its own cluster (three brokers, PostgreSQL, two processes of every service)
+on its own ports and folder and stops it at the end."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+PORTS = {"kafka": 39192, "postgres": 35433, "services": 38100}
+STAGES = ("readiness", "facts", "profiles", "segment", "journey", "campaign", "email sink")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_short_fault_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    wanted = [PORTS["kafka"] + i for i in (0, 1, 2, 10, 11, 12)]
+    wanted += [PORTS["postgres"], *range(PORTS["services"], PORTS["services"] + 40)]
+    busy = [p for p in wanted if not _free(p)]
+    assert not busy, f"ports the short fault run needs are taken: {busy}"
+    command = [
+        *(sys.executable, "-m", "crm_localstack.chaos"),
+        *("--minutes", "2", "--short", "--customers", "80", "--settle", "300"),
+        *("--dir", str(tmp_path / "cluster"), "--seed", "11"),
+        *("--kafka-port", str(PORTS["kafka"]), "--postgres-port", str(PORTS["postgres"])),
+        *("--port-base", str(PORTS["services"])),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1700)
+    out = done.stdout + done.stderr
+    faults = [line for line in out.splitlines() if " FAULT " in line]
+    assert any("SIGKILL broker" in f for f in faults), out[-4000:]
+    assert any("pg_ctl restart" in f for f in faults), out[-4000:]
+    assert any("SIGSTOP" in f for f in faults), out[-4000:]
+    assert any("database connections" in f for f in faults), out[-4000:]
+    assert sum("SIGKILL" in f and "broker" not in f for f in faults) >= 2, out[-4000:]
+    for stage in STAGES:
+        found = re.search(rf"{stage}\s+lost (\d+), duplicated (\d+)", out)
+        assert found, f"no line for {stage}: {out[-4000:]}"
+        assert found.groups() == ("0", "0"), out[-6000:]
+    assert done.returncode == 0, out[-4000:]
