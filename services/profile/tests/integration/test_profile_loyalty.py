@@ -125,6 +125,7 @@ async def test_orders_earn_by_rank_and_campaign_and_reversals_take_back(
     assert traits["points_pending"] == 0
     assert traits["member_rank"] == "ゴールド"
     assert traits["member_rank_spend"] == "41000"
+    assert traits["member_rank_direction"] == "up"  # a rank-up journey's entry condition
     found = await _traits(profile_db, tenant)
     pid = next(p for p, t in found.items() if t.get("orders_count") == 3)
     world["buyer"] = pid
@@ -290,6 +291,7 @@ async def test_points_expire_and_ranks_fall_as_time_passes(world, clock, lane, p
     traits = await until(soon, timeout=30)
     assert traits["points_balance"] == 1100
     assert traits["member_rank"] is None  # no order in the last 365 days
+    assert (traits["member_rank_previous"], traits["member_rank_direction"]) == ("ゴールド", "down")
     clock.advance(timedelta(days=3))
 
     async def expired() -> dict[str, Any] | None:

@@ -271,3 +271,19 @@ def test_orders_at_the_ends_of_the_calendar_do_not_break_the_ledger() -> None:
 def _placed_at(fact: OrderFact, when: datetime) -> OrderFact:
     assert fact.details is not None
     return fact.model_copy(update={"details": fact.details.model_copy(update={"placed_at": when})})
+
+
+def test_loyalty_traits_travel_in_profile_changed_as_segment_stores_them() -> None:
+    """Segment keeps ``traits.as_stored()`` of profile.changed and reads conditions
+    (``{"trait": "member_rank", ...}``) from it: the loyalty traits must survive."""
+    from crm_common.events import decode_event
+    from crm_profile.handlers.wire import changed_row
+
+    rules = LoyaltyRules(ranks=(RankRule(name="ゴールド", min_spend=Decimal(1000)),))
+    facts = fold(events_of(OrderSpec("o1", 5000, 0)))
+    traits = loyalty_traits(facts, [], programme(rules), day(30))
+    row = changed_row("crm.profiles.v1", "t1", "p1", 3, day(30), {"orders_count": 1} | traits, {})
+    stored = decode_event(row.payload).data.traits.as_stored()
+    assert stored["member_rank"] == "ゴールド"
+    assert stored["points_balance"] == 50
+    assert stored["points_next_expiry_at"] == "2026-01-15T00:00:00Z"

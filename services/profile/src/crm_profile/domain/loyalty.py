@@ -2,6 +2,9 @@
 
 * ``member_rank``: the rank held now (current rules, spend in the rank window up
   to now); ``member_rank_spend``: that window's net spend (a string, like money).
+* ``member_rank_previous`` / ``member_rank_direction`` (``up`` or ``down``): of the
+  latest rank change, kept until the next one (set by the profile service, which
+  knows the snapshot before; a rank-up journey's entry condition reads them).
 * ``points_balance``, ``points_pending``, ``points_expiring_soon``,
   ``points_next_expiry_at`` / ``points_next_expiry_points``: the ledger as of now
   (:mod:`crm_profile.domain.points`).
@@ -25,6 +28,8 @@ from crm_profile.domain.purchases import placed
 LOYALTY_TRAITS = (
     "member_rank",
     "member_rank_spend",
+    "member_rank_previous",
+    "member_rank_direction",
     "points_balance",
     "points_pending",
     "points_expiring_soon",

@@ -44,11 +44,34 @@ async def entries_for(
 
 
 def traits_of(
-    batch: TenantBatch, orders: Sequence[OrderFact], entries: Sequence[PointsEntry]
+    batch: TenantBatch,
+    profile: Profile,
+    orders: Sequence[OrderFact],
+    entries: Sequence[PointsEntry],
 ) -> dict[str, Any]:
+    """The loyalty traits, with ``member_rank_previous`` and ``member_rank_direction``
+    (``up``/``down``) of the latest rank change, kept until the next one."""
     if batch.programme is None:
         return {}
-    return loyalty_traits(orders, entries, batch.programme, batch.now)
+    out = loyalty_traits(orders, entries, batch.programme, batch.now)
+    if _moved(profile, out["member_rank"]):
+        before = profile.traits.get("member_rank")
+        out["member_rank_previous"] = before
+        out["member_rank_direction"] = direction(
+            batch.programme.current, before, out["member_rank"]
+        )
+    else:
+        for name in ("member_rank_previous", "member_rank_direction"):
+            out[name] = profile.traits.get(name)
+    return out
+
+
+def _moved(profile: Profile, after: str | None) -> bool:
+    """A rank change worth telling: not the silent first assignment to a customer
+    who had orders before the programme (their snapshot had no ``member_rank``)."""
+    before = profile.traits.get("member_rank")
+    known = "member_rank" in profile.traits or not profile.traits.get("orders_count")
+    return before != after and known
 
 
 def rank_changed(batch: TenantBatch, profile: Profile, snapshot: dict[str, Any]) -> Any:
@@ -57,8 +80,7 @@ def rank_changed(batch: TenantBatch, profile: Profile, snapshot: dict[str, Any])
         return None
     before = profile.traits.get("member_rank")
     after = snapshot["member_rank"]
-    known = "member_rank" in profile.traits or not profile.traits.get("orders_count")
-    if before == after or not known:
+    if not _moved(profile, after):
         return None
     version = str(profile.version + 1)
     event_id = stable_event_id("rank.changed", batch.tenant_id, profile.profile_id, version)
@@ -73,7 +95,7 @@ def rank_changed(batch: TenantBatch, profile: Profile, snapshot: dict[str, Any])
             profile_id=profile.profile_id,
             previous_rank=before,
             rank=after,
-            direction=direction(batch.programme.current, before, after),
+            direction=snapshot["member_rank_direction"],
             window_spend=Decimal(snapshot["member_rank_spend"]),
             currency=batch.programme.currency,
             at=batch.now,

@@ -108,7 +108,7 @@ def snapshot_of(
         deleted=profile.deleted_at is not None,
         redacted=profile.redacted_at is not None,
         rfm_rank_previous=profile.rfm_rank_previous,
-    ) | loyalty.traits_of(batch, orders, entries)
+    ) | loyalty.traits_of(batch, profile, orders, entries)
 
 
 def _orders(batch: TenantBatch, facts: ProfileFacts) -> list[OrderFact]:
