@@ -6,17 +6,25 @@ ingest's admin API and fed ~150 customers by ``crm_ingest.loadgen``; one unmappa
 order makes a dead letter.
 Then, in headless Chromium: sign in, find a customer, build a segment whose live
 preview count equals the segment API's, start a journey from a template, replay the
-dead letter; a viewer's crafted POSTs are refused by the server (403). Every page is
-saved to ``artifacts/screenshots/<page>.png``.
+dead letter; a viewer's crafted POSTs are refused by the server (403). Settings: an
+admin saves sending rules, creates an API key (shown once, it works) and revokes it,
+rotates the webhook secret (webhooks signed with the old one are refused after), reads
+the audit log; a viewer is offered none of it and refused it by the server. Every page
+is saved to ``artifacts/screenshots/<page>.png``.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow, pytest.mark.browser]
@@ -225,3 +233,191 @@ async def _viewer_is_refused(page: Any, base: str, stack: Any, journey_id: str) 
         assert answer.status == 403, path
     assert stack.api("messaging", "GET", f"/v1/journeys/{journey_id}").json()["status"] == "live"
     await _shot(page, "journey_as_viewer")
+
+
+# --- Settings (issue 16): an admin's keys, secrets and sending rules; a viewer's none ---
+
+CUSTOMER = ROOT / "tests" / "fixtures" / "shopify" / "customer.json"
+
+
+def _webhook_with(stack: Any, secret: str) -> int:
+    """A customers/update webhook signed with ``secret`` for the stack's shop."""
+    body = CUSTOMER.read_bytes()
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+        "X-Shopify-Shop-Domain": f"{stack.tenant_id}.myshopify.com",
+        "X-Shopify-Topic": "customers/update",
+        "X-Shopify-Webhook-Id": f"browser-settings-{uuid.uuid4().hex}",
+        "X-Shopify-API-Version": "2024-10",
+    }
+    url = f"{stack.url('ingest')}/webhooks/shopify"
+    return httpx.post(url, content=body, headers=headers, timeout=30).status_code
+
+
+def _key_answers(stack: Any, api_key: str) -> int:
+    """404 when the key authenticates (no such import), 401 when it does not."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    url = f"{stack.url('ingest')}/v1/imports/imp_none"
+    return httpx.get(url, headers=headers, timeout=30).status_code
+
+
+def _api_key_ids(stack: Any) -> list[str]:
+    tenant = stack.admin("GET", f"/admin/tenants/{stack.tenant_id}").json()
+    return [k["key_id"] for k in tenant["api_keys"]]
+
+
+async def test_settings_in_a_browser(stack: Any) -> None:
+    from playwright.async_api import async_playwright
+
+    base = stack.url("dashboard")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            admin = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await _sign_in(admin, base, stack, "owner@browser.test")
+            await _sending_rules(admin, base, stack)
+            key_id = await _create_and_revoke_a_key(admin, base, stack)
+            await _rotate_the_webhook_secret(admin, base, stack)
+            await _audit_log(admin, base)
+            await _write_and_preview_a_template(admin, base, stack)
+            viewer = await (await browser.new_context()).new_page()
+            await _viewer_has_no_settings(viewer, base, stack, key_id)
+        finally:
+            await browser.close()
+
+
+async def _sending_rules(page: Any, base: str, stack: Any) -> None:
+    await page.click("#nav-settings")
+    await page.wait_for_url(f"{base}/settings")
+    await page.fill("#from_name", "ブラウザ茶舗")
+    await page.fill("#cap-0-max", "3")
+    await page.fill("#cap-0-days", "7")
+    await page.fill("#quiet-sms-start", "21:00")
+    await page.fill("#quiet-sms-end", "08:00")
+    await page.click("#settings-save")
+    await page.locator("#saved").wait_for()
+    stored = stack.api("messaging", "GET", "/v1/settings").json()
+    assert stored["sender"]["from_name"] == "ブラウザ茶舗"
+    assert [c["max_messages"] for c in stored["frequency_caps"]] == [3]
+    assert stored["quiet_hours"]["sms"]["start"].startswith("21:00")
+    await _shot(page, "settings")
+    for name in ("providers", "rfm"):
+        answer = await page.goto(f"{base}/settings/{name}")
+        assert answer.status == 200, name
+        await _shot(page, f"settings_{name}")
+
+
+async def _create_and_revoke_a_key(page: Any, base: str, stack: Any) -> str:
+    await page.goto(f"{base}/settings/api-keys")
+    before = _api_key_ids(stack)
+    await page.click("#create-key")
+    await page.locator("#new-key-value").wait_for()
+    api_key = ((await page.text_content("#new-key-value")) or "").strip()
+    (key_id,) = set(_api_key_ids(stack)) - set(before)
+    assert api_key.startswith("crm_") and _key_answers(stack, api_key) == 404
+    await _shot(page, "settings_api_key_created")
+    await page.goto(f"{base}/settings/api-keys")
+    assert api_key not in await page.content()  # shown once
+    await page.click(f"#revoke-{key_id}")
+    await page.locator("#done").wait_for()
+    assert _key_answers(stack, api_key) == 401
+    await _shot(page, "settings_api_keys")
+    return key_id
+
+
+async def _rotate_the_webhook_secret(page: Any, base: str, stack: Any) -> None:
+    old_secret, new_secret = "browser-webhook-secret", "browser-rotated-secret-0123"
+    await page.goto(f"{base}/settings/shop")
+    url = ((await page.text_content("#webhook-url")) or "").strip()
+    assert url == f"{stack.url('ingest')}/webhooks/shopify"
+    assert await page.locator("#topics code", has_text="checkouts/create").count() == 1
+    old_ids = await page.locator("#webhook-secrets tr[data-secret]").evaluate_all(
+        "rows => rows.map(r => r.dataset.secret)"
+    )
+    await page.fill("#secret", new_secret)
+    await page.click("#add-secret")
+    await page.locator("#done").wait_for()
+    assert (_webhook_with(stack, old_secret), _webhook_with(stack, new_secret)) == (200, 200)
+    for secret_id in old_ids:
+        await page.click(f"#revoke-{secret_id}")
+        await page.locator("#done").wait_for()
+    assert (_webhook_with(stack, old_secret), _webhook_with(stack, new_secret)) == (401, 200)
+    assert new_secret not in await page.content()
+    await _shot(page, "settings_shop")
+
+
+async def _audit_log(page: Any, base: str) -> None:
+    await page.goto(f"{base}/audit")
+    actions = await page.locator("#audit tr[data-action]").evaluate_all(
+        "rows => rows.map(r => r.dataset.action)"
+    )
+    expected = {"settings.changed", "api_key.created", "api_key.revoked"}
+    assert expected | {"webhook_secret.added", "webhook_secret.revoked"} <= set(actions)
+    await _shot(page, "audit")
+
+
+async def _viewer_has_no_settings(page: Any, base: str, stack: Any, key_id: str) -> None:
+    await _sign_in(page, base, stack, "viewer@browser.test")
+    assert await page.locator("#nav-settings").count() == 0  # not offered ...
+    for path in ("/settings", "/settings/api-keys", "/settings/shop", "/audit"):
+        answer = await page.goto(f"{base}{path}")
+        assert answer.status == 403, path
+    await page.goto(f"{base}/customers")
+    token = await page.input_value("input[name=csrf_token] >> nth=0")
+    keys_before = _api_key_ids(stack)
+    crafted = {  # ... and refused by the server when crafted anyway
+        "/settings/api-keys": {},
+        "/settings/webhook-secrets": {"secret": "viewer-made-secret"},
+        "/settings": {"from_name": "viewer"},
+        f"/settings/api-keys/{key_id}/revoke": {},
+    }
+    for path, form in crafted.items():
+        answer = await page.request.post(f"{base}{path}", form=form | {"csrf_token": token})
+        assert answer.status == 403, path
+    assert _api_key_ids(stack) == keys_before
+    assert _webhook_with(stack, "viewer-made-secret") == 401
+    sender = stack.api("messaging", "GET", "/v1/settings").json()["sender"]
+    assert sender["from_name"] == "ブラウザ茶舗"
+    await _shot(page, "settings_as_viewer")
+
+
+async def _write_and_preview_a_template(page: Any, base: str, stack: Any) -> None:
+    first = stack.api("profile", "GET", "/v1/profiles/search?limit=1").json()["items"][0]
+    profile = stack.api("profile", "GET", f"/v1/profiles/{first['profile_id']}").json()
+    email = next(i["value"] for i in profile["identifiers"] if i["kind"] == "email")
+    await page.goto(f"{base}/templates")
+    await page.click("#new-email")
+    await page.fill("#t-name", "お知らせメール(ブラウザ)")
+    await page.fill("#part-subject", "様へのお知らせ")
+    await page.focus("#part-subject")
+    await page.keyboard.press("Home")
+    await page.click("button.insert[data-insert='{{ profile.name }}']")  # the picker
+    broken = "<p>いつもありがとうございます。</p>\n{% if traits.orders_count %}\n"
+    await page.fill("#part-html", broken)
+    await page.click("#template-save")
+    await page.locator(".field-error[data-line]").first.wait_for()  # at its line
+    assert "行目" in ((await page.text_content("#part-html-box")) or "")
+    await _shot(page, "template_error")
+    await page.fill("#part-html", "<p>{{ profile.name }} 様、いつもありがとうございます。</p>")
+    await page.click("#template-save")
+    await page.locator("#saved").wait_for()
+    template_id = page.url.split("/templates/", 1)[1].split("?", 1)[0]
+    saved = stack.api("messaging", "GET", f"/v1/templates/{template_id}").json()
+    assert saved["parts"]["subject"] == "{{ profile.name }}様へのお知らせ"
+    await page.fill("#preview-q", email)
+    await page.click("#preview-button")
+    await page.locator("#preview").wait_for()
+    assert await page.get_attribute("#preview", "data-profile") == profile["profile_id"]
+    subject = ((await page.text_content("#preview-subject")) or "").strip()
+    assert subject.endswith("様へのお知らせ") and "{{" not in subject
+    srcdoc = await page.get_attribute("#preview-html", "srcdoc") or ""
+    assert "いつもありがとうございます" in srcdoc and "{{" not in srcdoc
+    await _shot(page, "template")
+    await page.goto(f"{base}/templates")
+    await _shot(page, "templates")
+    await page.goto(f"{base}/customers/{profile['profile_id']}")  # as a marketer reads it
+    assert email in ((await page.text_content("#group-contact")) or "")
+    assert await page.locator("#group-purchases, #timeline tr[data-type]").count() >= 1
+    await _shot(page, "customer_grouped")
