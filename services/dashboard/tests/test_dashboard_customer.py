@@ -42,6 +42,14 @@ PROFILE = {
         "subscription_status": "none",
         "subscription_cycle": 0,
         "loyalty_tier": "gold",
+        # as profile answers them: flattened bookkeeping and free-form properties
+        "acquisition_source_name": "web",
+        "acquisition_utm_source": "instagram",
+        "consent_email": "subscribed",
+        "contactable_email": True,
+        "has_email": True,
+        "deleted": False,
+        "properties": {"note": "フリガナ: ヤマダ ハナコ"},
     },
 }
 UPSERT = {
@@ -103,6 +111,8 @@ async def test_a_marketer_reads_the_customer_in_japanese(console) -> None:
     assert "最終開封" in _section(html, "engagement")
     assert "定期購入" not in html  # never subscribed: not shown
     assert "loyalty_tier" in _section(html, "other")
+    assert "web / instagram" in purchases
+    assert "contactable_email" not in html and "フリガナ" not in html
     assert "同意済み" in html and "配信停止" in html
     rows = html.split('id="timeline"', 1)[1].split("</table>", 1)[0]
     assert rows.count('data-type="customer.upserted"') == 1 and "×3" in rows
@@ -126,7 +136,9 @@ def test_groups_and_timeline_lines() -> None:
     found = {g.key: [r.label for r in g.rows] for g in groups(PROFILE)}
     assert list(found) == ["contact", "purchases", "rfm", "engagement", "other"]
     assert found["contact"] == ["Name", "Email", "Phone", "Address"]
-    assert found["other"] == ["loyalty_tier"]
+    assert found["other"] == ["loyalty_tier"]  # no bookkeeping, no free-form properties
+    purchases = {r.label: r.value for g in groups(PROFILE) if g.key == "purchases" for r in g.rows}
+    assert purchases["Acquired through"] == {"source_name": "web", "utm_source": "instagram"}
     assert "Subscription" not in found["engagement"]
     lines = timeline(TIMELINE)
     assert [(x.type, x.times) for x in lines] == [

@@ -55,7 +55,20 @@ ENGAGEMENT: tuple[Field, ...] = (
     ("subscription_cycle", "Subscription deliveries", "count"),
 )
 SHOWN = {key for group in (PURCHASES, RFM, ENGAGEMENT) for key, _, _ in group}
-HIDDEN_TRAITS = {"currency"}
+# Bookkeeping the page shows elsewhere (consent) or not at all; free-form properties
+# hold whatever a shop put there, so they stay off the page.
+HIDDEN_TRAITS = {
+    "currency",
+    "deleted",
+    "redacted",
+    "has_email",
+    "has_phone",
+    "email_domain",
+    "country_code",
+    "prefecture",
+    "properties",
+}
+HIDDEN_PREFIXES = ("consent_", "contactable_", "suppressed_", "acquisition_", "address_")
 
 
 @dataclass(frozen=True)
@@ -91,8 +104,21 @@ def _name(attributes: Mapping[str, Any], last: str, first: str) -> str:
     return " ".join(str(attributes[k]) for k in (last, first) if attributes.get(k)).strip()
 
 
+def _acquisition(traits: Mapping[str, Any]) -> Any:
+    """The traits' ``acquisition`` or its flattened ``acquisition_*`` keys as one map."""
+    if traits.get("acquisition"):
+        return traits["acquisition"]
+    flat = {k.removeprefix("acquisition_"): v for k, v in traits.items()}
+    found = {k: v for k, v in flat.items() if k in _ACQUISITION and _present(v)}
+    return found or None
+
+
+_ACQUISITION = ("source_name", "utm_source", "utm_medium", "utm_campaign", "referring_site")
+
+
 def contact_values(profile: Mapping[str, Any]) -> dict[str, Any]:
     attributes = dict(profile.get("attributes") or {})
+    traits = profile.get("traits") or {}
     identifiers = profile.get("identifiers") or []
     by_kind: dict[str, list[str]] = {}
     for ident in identifiers:
@@ -106,7 +132,7 @@ def contact_values(profile: Mapping[str, Any]) -> dict[str, Any]:
         "phone": phone,
         "birthday": attributes.get("birthday"),
         "gender": attributes.get("gender"),
-        "address": attributes.get("address"),
+        "address": attributes.get("address") or traits.get("prefecture"),
         "tags": attributes.get("tags"),
     }
 
@@ -123,8 +149,14 @@ def groups(profile: Mapping[str, Any]) -> list[Group]:
     if traits.get("subscription_status") in (None, "none"):  # never subscribed
         traits.pop("subscription_status", None)
         traits.pop("subscription_cycle", None)
+    traits["acquisition"] = _acquisition(traits)
     other = {
-        k: v for k, v in traits.items() if k not in SHOWN and k not in HIDDEN_TRAITS and _present(v)
+        k: v
+        for k, v in traits.items()
+        if k not in SHOWN
+        and k not in HIDDEN_TRAITS
+        and not k.startswith(HIDDEN_PREFIXES)
+        and _present(v)
     }
     found = [
         Group("contact", "Contact", _rows(CONTACT, contact_values(profile))),
