@@ -414,6 +414,8 @@ async def _write_and_preview_a_template(page: Any, base: str, stack: Any) -> Non
     assert subject.endswith("様へのお知らせ") and "{{" not in subject
     srcdoc = await page.get_attribute("#preview-html", "srcdoc") or ""
     assert "いつもありがとうございます" in srcdoc and "{{" not in srcdoc
+    shown = page.frame_locator("#preview-html").get_by_text("いつもありがとうございます")
+    await shown.wait_for()  # drawn in the sandboxed frame, not only in its attribute
     await _shot(page, "template")
     await page.goto(f"{base}/templates")
     await _shot(page, "templates")

@@ -115,7 +115,8 @@ async def test_errors_are_shown_at_their_part_and_line(services) -> None:
     html = answer.text
     assert answer.status_code == 422
     box = html.split('id="part-html-box"', 1)[1].split("</div>", 1)[0]
-    assert 'data-line="3"' in box and "3 行目" in box and "unexpected end of template" in box
+    assert 'data-line="3"' in box and "3 行目: unexpected end of template" in box
+    assert "line 3" not in box  # messaging's own "line 3: " is not repeated
     assert "{% if traits.orders_count %}" in box  # what was typed is kept
 
 
