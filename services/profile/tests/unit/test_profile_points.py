@@ -119,18 +119,32 @@ order_specs = st.builds(
 )
 entry_specs = st.lists(
     st.tuples(
-        st.sampled_from(["grant", "use", "adjust"]), st.integers(1, 3000), st.integers(0, 500)
+        st.sampled_from(["grant", "use", "adjust"]),
+        st.integers(1, 3000),
+        st.integers(0, 500),
+        st.none() | st.sampled_from([f"o{i}" for i in range(8)]),  # a use paying an order
     ),
     max_size=6,
 )
 
 
-def entries_of(specs: list[tuple[str, int, int]]) -> list[PointsEntry]:
+def entries_of(specs: list[tuple[str, int, int, str | None]]) -> list[PointsEntry]:
     out = []
-    for n, (kind, points, at) in enumerate(specs):
+    for n, (kind, points, at, order_id) in enumerate(specs):
         signed = -points if kind == "adjust" and n % 2 else points
-        out.append(PointsEntry(key=f"k{n}", kind=kind, points=signed, at=day(at)))
+        paid = order_id if kind == "use" else None
+        out.append(PointsEntry(key=f"k{n}", kind=kind, points=signed, at=day(at), order_id=paid))
     return out
+
+
+def returned(entries: list[PointsEntry], specs: list[OrderSpec], now: datetime) -> int:
+    """Points of uses paying an order that was cancelled, back by ``now``."""
+    cancelled = {s.order_id: day(s.placed + s.cancelled) for s in specs if s.cancelled is not None}
+    return sum(
+        e.points
+        for e in entries
+        if e.order_id in cancelled and max(cancelled[e.order_id], e.at) <= now
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -144,7 +158,7 @@ def entries_of(specs: list[tuple[str, int, int]]) -> list[PointsEntry]:
 )
 def test_the_balance_is_exact_whatever_the_order_of_events(
     specs: list[OrderSpec],
-    entry_list: list[tuple[str, int, int]],
+    entry_list: list[tuple[str, int, int, str | None]],
     now_day: int,
     expiry: int | None,
     rate: str,
@@ -170,6 +184,7 @@ def test_the_balance_is_exact_whatever_the_order_of_events(
     signed = [e.points * (-1 if e.kind == "use" else 1) for e in entries]
     moved = sum(p for p, e in zip(signed, entries, strict=True) if p < 0 or e.at <= now)
     pending += sum(p for p, e in zip(signed, entries, strict=True) if p > 0 and e.at > now)
+    moved += returned(entries, specs, now)
     assert in_order.pending == pending
     assert in_order.balance == earned + moved - in_order.expired
     if expiry is None:
@@ -287,3 +302,21 @@ def test_loyalty_traits_travel_in_profile_changed_as_segment_stores_them() -> No
     assert stored["member_rank"] == "ゴールド"
     assert stored["points_balance"] == 50
     assert stored["points_next_expiry_at"] == "2026-01-15T00:00:00Z"
+
+
+def test_points_used_on_an_order_come_back_when_it_is_cancelled() -> None:
+    rules = LoyaltyRules(base_rate=Decimal("0.1"), return_window_days=0, expire_after_days=100)
+    paid_with_points = OrderSpec("o2", 3000, 5, cancelled=2)  # cancelled on day 7
+    facts = fold(events_of(OrderSpec("o1", 10_000, 0)) + events_of(paid_with_points))
+    use = PointsEntry(key="u", kind="use", points=600, at=day(5), order_id="o2")
+    before = compute_ledger(facts, [use], programme(rules), day(6))
+    assert before.balance == 1000 + 300 - 600 - 300  # the cancellation known, not yet due
+    after = compute_ledger(facts, [use], programme(rules), day(8))
+    assert after.balance == 1000
+    assert [(ln.kind, ln.points) for ln in after.lines if ln.at == day(7)] == [
+        ("return", 600),
+        ("reverse", -300),  # what o2 itself earned
+    ]
+    assert after.next_expiry_at == day(100) and after.next_expiry_points == 400
+    assert compute_ledger(facts, [use], programme(rules), day(104)).balance == 600  # o1 expired
+    assert compute_ledger(facts, [use], programme(rules), day(108)).balance == 0

@@ -17,6 +17,8 @@ events behind them cannot change it.
 * **Using.** Uses and negative adjustments take from the lots that expire first.
   A debit larger than the lots leaves a negative balance (a debt), repaid by the
   next points credited: the ledger never loses a point to keep a balance positive.
+* **Returns.** Points used on an order (``order_id`` of the use) come back when that
+  order is cancelled, as a new lot.
 * **Expiry.** At its expiry a lot's unused remainder expires.
 
 So at any moment ``balance = credited - debited - expired`` exactly, and pending
@@ -45,7 +47,7 @@ from crm_profile.domain.loyalty_rules import (
 from crm_profile.domain.purchases import placed
 
 EntryKind = Literal["grant", "use", "adjust", "birthday"]
-LineKind = Literal["earn", "reverse", "grant", "use", "adjust", "birthday", "expire"]
+LineKind = Literal["earn", "reverse", "grant", "use", "return", "adjust", "birthday", "expire"]
 _FAR = timedelta(days=3660 * 3)
 
 
@@ -121,8 +123,11 @@ def compute_ledger(
     pending = 0
     for order in facts:
         pending += _order_lines(order, bought, programme, now, lots, moves, lines)
+    cancelled = {o.order_id: o.cancellation.at for o in facts if o.cancellation is not None}
     for entry in sorted(entries, key=lambda e: (e.at, e.key)):
         pending += _entry_moves(entry, programme, now, lots, moves, lines)
+        if entry.kind == "use" and entry.order_id in cancelled:
+            _return_use(entry, cancelled[entry.order_id], programme, now, lots, moves, lines)
     return _simulate(lots, moves, lines, pending, programme.current, now)
 
 
@@ -255,6 +260,36 @@ def _entry_moves(
         )
     )
     return signed if signed > 0 and entry.at > now else 0
+
+
+def _return_use(
+    entry: PointsEntry,
+    cancelled_at: datetime,
+    programme: Programme,
+    now: datetime,
+    lots: dict[str, _Lot],
+    moves: list[_Move],
+    lines: list[LedgerLine],
+) -> None:
+    """Points used on an order that was then cancelled come back (a ``return`` lot,
+    expiring by the rules from then), at the cancellation or the use, the later."""
+    at = max(cancelled_at, entry.at)
+    if at > now:
+        return
+    rules = programme.at(at) or programme.versions[0].rules
+    ident = f"return:{entry.key}"
+    lots[ident] = _Lot(ident, at, _expiry(at, rules), entry.points)
+    moves.append(_Move(at, 0, ident, entry.points))
+    lines.append(
+        LedgerLine(
+            at=at,
+            kind="return",
+            points=entry.points,
+            order_id=entry.order_id,
+            key=entry.key,
+            expires_at=lots[ident].expires_at,
+        )
+    )
 
 
 def _simulate(
