@@ -11,6 +11,7 @@ on its own ports and folder and stops it at the end."""
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,8 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from crm_localstack import cluster
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
+ROOT = Path(__file__).resolve().parents[2]
+# Under the repository, not pytest's tmp_path: PostgreSQL runs as its own system user,
+# and pytest keeps /tmp/pytest-of-<user> private (0700), so pg_ctl could not reach it.
+FOLDER = ROOT / ".local" / "chaos-test"
 PORTS = {"kafka": 39192, "postgres": 35433, "services": 38100}
 STAGES = ("readiness", "facts", "profiles", "segment", "journey", "campaign", "email sink")
 
@@ -29,7 +36,7 @@ def _free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_short_fault_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
+def test_short_fault_run_loses_and_doubles_nothing() -> None:
     wanted = [PORTS["kafka"] + i for i in (0, 1, 2, 10, 11, 12)]
     wanted += [PORTS["postgres"], *range(PORTS["services"], PORTS["services"] + 40)]
     busy = [p for p in wanted if not _free(p)]
@@ -37,11 +44,22 @@ def test_short_fault_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     command = [
         *(sys.executable, "-m", "crm_localstack.chaos"),
         *("--minutes", "2", "--short", "--customers", "80", "--settle", "300"),
-        *("--dir", str(tmp_path / "cluster"), "--seed", "11"),
+        *("--dir", str(FOLDER), "--seed", "11"),
         *("--kafka-port", str(PORTS["kafka"]), "--postgres-port", str(PORTS["postgres"])),
         *("--port-base", str(PORTS["services"])),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1700)
+    shutil.rmtree(FOLDER, ignore_errors=True)  # a fresh cluster every time
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1700)
+    finally:  # whatever happened (a timeout), nothing of it keeps running
+        settings = cluster.ClusterSettings(
+            dir=FOLDER,
+            kafka_port=PORTS["kafka"],
+            postgres_port=PORTS["postgres"],
+            port_base=PORTS["services"],
+        )
+        cluster.down(settings)
+        shutil.rmtree(FOLDER, ignore_errors=True)
     out = done.stdout + done.stderr
     faults = [line for line in out.splitlines() if " FAULT " in line]
     assert any("SIGKILL broker" in f for f in faults), out[-4000:]

@@ -70,13 +70,14 @@ class Checker:
             profiles, owners = await self._profiles(client)
             segment = await self._segment(client, owners)
             messages = await self._messages(client)
+            campaign = await self._campaign_row(client)
         buyers = {pid for pid in owners.values() if pid}
         return [
             facts,
             profiles,
             segment,
             self._journey(messages, buyers),
-            self._campaign(messages),
+            self._campaign(messages, campaign),
             self._email(messages),
         ]
 
@@ -187,13 +188,27 @@ class Checker:
         stage.lost += [_unfinished(m) for m in mine if m["state"] not in FINISHED]
         return stage
 
-    def _campaign(self, messages: list[dict[str, Any]]) -> Stage:
+    async def _campaign_row(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        if not self.record.campaign_id:
+            return {}
+        url = f"{self.messaging}/v1/campaigns/{self.record.campaign_id}"
+        return dict((await client.get(url)).json())
+
+    def _campaign(self, messages: list[dict[str, Any]], row: dict[str, Any]) -> Stage:
+        """Everyone of the frozen audience has exactly one message, finished."""
         stage = Stage("campaign")
         if not self.record.campaign_id:
             stage.lost.append("the campaign was never scheduled")
             return stage
         mine = [m for m in messages if m["source_id"] == self.record.campaign_id]
         per = Counter(m["profile_id"] for m in mine)
+        audience = int(row.get("audience") or 0)
+        if row.get("finished_at") is None:
+            stage.lost.append(f"campaign {row.get('status')}: {row.get('enqueued')}/{audience}")
+        if len(per) < audience:
+            stage.lost.append(f"audience {audience}, {len(per)} people have a message")
+        elif len(per) > audience:
+            stage.duplicated.append(f"audience {audience}, {len(per)} people have a message")
         stage.duplicated += [f"{p}: {n} campaign messages" for p, n in per.items() if n > 1]
         stage.lost += [_unfinished(m) for m in mine if m["state"] not in FINISHED]
         if not mine:
@@ -206,6 +221,8 @@ class Checker:
         email = [m for m in messages if m["channel"] == "email"]
         sent = {m["message_id"] for m in email if m["state"] == "sent"}
         stage.lost += [f"{m}: sent but never reached SMTP" for m in sent - set(seen)]
+        known = {m["message_id"] for m in email}
+        stage.duplicated += [f"{m}: delivered, unknown to the send log" for m in set(seen) - known]
         stage.duplicated += [f"{m}: {n} deliveries" for m, n in seen.items() if n > 1]
         return stage
 

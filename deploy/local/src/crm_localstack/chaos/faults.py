@@ -56,11 +56,18 @@ class Faults:
         while not self.stop.is_set() and time.monotonic() - start < seconds:
             elapsed = (time.monotonic() - start) / seconds
             if one_offs and elapsed >= one_offs[0][0]:
-                one_offs.pop(0)[1]()
+                self._safely(one_offs.pop(0)[1])
             elif time.monotonic() >= next_kill:
-                self.kill_process()
+                self._safely(self.kill_process)
                 next_kill = time.monotonic() + self.rng.uniform(20, 40)
             self.stop.wait(0.5)
+
+    def _safely(self, fault: Callable[[], None]) -> None:
+        """A fault that cannot be injected is logged; the schedule goes on."""
+        try:
+            fault()
+        except Exception as exc:
+            self.log(f"  fault could not be injected: {exc!r}")
 
     def _note(self, text: str) -> None:
         self.done.append(text)
@@ -124,18 +131,22 @@ class Faults:
     def restart_postgres(self) -> None:
         p = self.cs.paths()
         self._note("pg_ctl restart -m immediate")
-        # The restarted server inherits pg_ctl's output: a log file, never our pipes
-        # (capturing would wait for the new server to exit).
+        # The restarted server writes to its log file, never to our pipes (capturing its
+        # output would wait for the new server to exit).
         log = str(p.logs / "postgres.log")
         pg_ctl = [postgres._bin("pg_ctl"), "-D", str(p.pg_data), "-m", "immediate", "-l", log]
-        subprocess.run(
+        done = subprocess.run(
             [*pg_ctl, "-w", "-t", "120", "restart"],
-            check=True,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=180,
             **postgres._run_as(),
         )
+        if done.returncode != 0:
+            self.log(f"  pg_ctl restart failed ({done.returncode}): {done.stdout.strip()}")
+            postgres.start(p, self.cs.postgres_port)
         self.log("  PostgreSQL back")
 
     def drop_connections(self, seconds: float = 12.0) -> None:
