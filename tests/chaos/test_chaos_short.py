@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Under the repository, not pytest's tmp_path: PostgreSQL runs as its own system user,
 # and pytest keeps /tmp/pytest-of-<user> private (0700), so pg_ctl could not reach it.
 FOLDER = ROOT / ".local" / "chaos-test"
-PORTS = {"kafka": 39192, "postgres": 35433, "services": 38100}
+# Below the ephemeral range (32768+), so no outgoing connection can hold one first.
+PORTS = {"kafka": 24192, "postgres": 24433, "services": 24100}
 STAGES = ("readiness", "facts", "profiles", "segment", "journey", "campaign", "email sink")
 
 
