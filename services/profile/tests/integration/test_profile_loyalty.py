@@ -184,6 +184,11 @@ async def test_a_cart_redeems_idempotently_and_never_below_the_balance(world, la
             f"/v1/profiles/{pid}/points/adjust", json={"key": "a1", "points": -80, "reason": "x"}
         )
         assert adjust.json()["balance"] == 1100
+        timeline = (await client.get(f"/v1/profiles/{pid}/timeline")).json()["items"]
+        points = [(i["type"], i["summary"]) for i in timeline if i["type"].startswith("points.")]
+        assert points[-1] == ("points.use", {"points": 500, "order_id": "cart-9"})
+        assert len(points) == 3  # use, grant, adjust: the replayed use is not repeated
+        assert any(i["type"] == "rank.changed" for i in timeline)
         zero = await client.post(
             f"/v1/profiles/{pid}/points/adjust", json={"key": "a2", "points": 0}
         )

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_common.db import Database
 from crm_profile.domain.loyalty_rules import Programme
 from crm_profile.domain.points import PointsEntry
+from crm_profile.handlers import loyalty
 from crm_profile.handlers.batch import TenantBatch
 from crm_profile.handlers.process import thresholds_of
 from crm_profile.handlers.publish import finish
@@ -63,6 +64,7 @@ async def _tenant(session: AsyncSession, tenant_id: str, now: datetime) -> int:
         for profile in batch.profiles.values():
             profile.touched = True
         await finish(batch)
+        await loyalty.add_entries_timeline(batch, [r for r in rows if r[0] in fresh])
     return len(fresh)
 
 

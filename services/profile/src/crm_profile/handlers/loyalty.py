@@ -109,6 +109,26 @@ def activity_row(batch: TenantBatch, event: RankChanged) -> OutboxRow:
     )
 
 
+async def add_entries_timeline(batch: TenantBatch, rows: Sequence[tuple[str, PointsEntry]]) -> None:
+    """A timeline row per points entry (``points.grant``, ``points.use`` ...): amounts and
+    order ids only, never the free-text reason or the caller's key (no personal data)."""
+    await fact_repo.add_timeline(
+        batch.session,
+        [
+            {
+                "tenant_id": batch.tenant_id,
+                "event_id": stable_event_id("points", batch.tenant_id, entry.key),
+                "profile_id": pid,
+                "type": f"points.{entry.kind}",
+                "occurred_at": entry.at,
+                "source": "profile",
+                "summary": {"points": entry.points, "order_id": entry.order_id},
+            }
+            for pid, entry in rows
+        ],
+    )
+
+
 async def add_timeline(batch: TenantBatch, events: Sequence[RankChanged]) -> None:
     rows = [
         {

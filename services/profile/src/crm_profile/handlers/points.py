@@ -24,6 +24,7 @@ from crm_profile.domain import OrderFact
 from crm_profile.domain.loyalty import member_rank
 from crm_profile.domain.loyalty_rules import Programme
 from crm_profile.domain.points import EntryKind, PointsEntry, compute_ledger
+from crm_profile.handlers import loyalty
 from crm_profile.handlers.batch import TenantBatch
 from crm_profile.handlers.process import thresholds_of
 from crm_profile.handlers.publish import finish
@@ -107,6 +108,7 @@ async def write_points(
         raise _reused(body.key)  # taken meanwhile by a write for another person
     batch.profiles[pid].touched = True
     await finish(batch)
+    await loyalty.add_entries_timeline(batch, [(pid, entry)])
     return await points_view(session, tenant_id, pid, programme, now) | {"replayed": False}
 
 
