@@ -44,6 +44,7 @@ from crm_profile.domain import (
 from crm_profile.handlers import identity
 from crm_profile.handlers.batch import Profile, TenantBatch
 from crm_profile.handlers.summaries import summary_of
+from crm_profile.repository import loyalty as loyalty_repo
 from crm_profile.repository import records
 
 Effect = Callable[[TenantBatch, Any], Awaitable[bool]]
@@ -207,6 +208,7 @@ async def erase(batch: TenantBatch, profile: Profile, through: Stamp) -> None:
     for ident in gone:  # claimed in this batch, not written yet: never written
         batch.claims.pop(ident, None)
     await records.forget_published_api_events(batch.session, batch.tenant_id, profile.profile_id)
+    await loyalty_repo.forget_reasons(batch.session, batch.tenant_id, profile.profile_id)
     profile.identifiers -= gone
     for ident in gone:
         batch.owner.pop(ident, None)

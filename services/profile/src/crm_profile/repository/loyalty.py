@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,3 +121,14 @@ async def tenant_timezone(session: AsyncSession, tenant_id: str) -> str:
     t = tenants
     zone = await session.scalar(select(t.c.timezone).where(t.c.tenant_id == tenant_id))
     return zone or "Asia/Tokyo"
+
+
+async def forget_reasons(session: AsyncSession, tenant_id: str, profile_id: str) -> None:
+    """Erasure: drop the free-text reasons of the person's entries (a merchant may have
+    written personal data there); amounts, kinds, times and keys stay."""
+    e = points_entries
+    await session.execute(
+        update(e)
+        .where(e.c.tenant_id == tenant_id, e.c.profile_id == profile_id)
+        .values(entry=e.c.entry.op("-")("reason"))
+    )
