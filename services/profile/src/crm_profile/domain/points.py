@@ -28,14 +28,9 @@ points are not in the balance.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import Literal
 
-from pydantic import Field
-
-from crm_common.events import Frozen, UtcDatetime
 from crm_profile.domain.facts import OrderFact
 from crm_profile.domain.loyalty_rules import (
     LoyaltyRules,
@@ -44,63 +39,28 @@ from crm_profile.domain.loyalty_rules import (
     rank_at,
     shifted,
 )
+from crm_profile.domain.points_ledger import (
+    EntryKind,
+    Ledger,
+    LedgerLine,
+    LineKind,
+    Lot,
+    Move,
+    PointsEntry,
+    line,
+    simulate,
+)
 from crm_profile.domain.purchases import placed
 
-EntryKind = Literal["grant", "use", "adjust", "birthday"]
-LineKind = Literal["earn", "reverse", "grant", "use", "return", "adjust", "birthday", "expire"]
-_FAR = timedelta(days=3660 * 3)
-
-
-class PointsEntry(Frozen):
-    """A ledger entry written through the API (or the birthday sweep)."""
-
-    key: str = Field(min_length=1, max_length=200)
-    kind: EntryKind
-    points: int  # > 0 for grant, use and birthday; signed for adjust
-    at: UtcDatetime
-    expires_at: UtcDatetime | None = None  # grants: None means by the rules
-    reason: str | None = Field(default=None, max_length=500)
-    order_id: str | None = Field(default=None, max_length=200)
-
-
-class LedgerLine(Frozen):
-    at: UtcDatetime
-    kind: LineKind
-    points: int  # signed: what it adds to (or takes from) the person's points
-    pending: bool = False
-    order_id: str | None = None
-    key: str | None = None
-    reason: str | None = None
-    expires_at: UtcDatetime | None = None
-
-
-class Ledger(Frozen):
-    balance: int = 0
-    pending: int = 0
-    expiring_soon: int = 0  # of the balance, expiring within ``expiring_soon_days``
-    next_expiry_at: UtcDatetime | None = None
-    next_expiry_points: int = 0
-    credited: int = 0
-    debited: int = 0
-    expired: int = 0
-    lines: tuple[LedgerLine, ...] = ()  # oldest first
-
-
-@dataclass
-class _Lot:
-    ident: str
-    available_at: datetime
-    expires_at: datetime | None
-    amount: int
-    remaining: int = 0
-
-
-@dataclass
-class _Move:
-    at: datetime
-    phase: int  # 0 credit, 1 debit, 2 expiry: a point can be used on its last day
-    ident: str  # the lot (credits, expiries, reversals) or "" (untargeted debits)
-    points: int
+__all__ = [
+    "EntryKind",
+    "Ledger",
+    "LedgerLine",
+    "LineKind",
+    "PointsEntry",
+    "compute_ledger",
+    "earn_points",
+]
 
 
 def earn_points(amount: Decimal, rate: Decimal, multiplier: Decimal) -> int:
@@ -117,8 +77,8 @@ def compute_ledger(
     """The person's points as of ``now`` (see the module docstring)."""
     facts = sorted(orders, key=lambda o: o.order_id)
     bought = placed(facts)
-    lots: dict[str, _Lot] = {}
-    moves: list[_Move] = []
+    lots: dict[str, Lot] = {}
+    moves: list[Move] = []
     lines: list[LedgerLine] = []
     pending = 0
     for order in facts:
@@ -128,7 +88,7 @@ def compute_ledger(
         pending += _entry_moves(entry, programme, now, lots, moves, lines)
         if entry.kind == "use" and entry.order_id in cancelled:
             _return_use(entry, cancelled[entry.order_id], programme, now, lots, moves, lines)
-    return _simulate(lots, moves, lines, pending, programme.current, now)
+    return simulate(lots, moves, lines, pending, programme.current, now)
 
 
 def _order_lines(
@@ -136,8 +96,8 @@ def _order_lines(
     bought: Sequence[OrderFact],
     programme: Programme,
     now: datetime,
-    lots: dict[str, _Lot],
-    moves: list[_Move],
+    lots: dict[str, Lot],
+    moves: list[Move],
     lines: list[LedgerLine],
 ) -> int:
     """Lines, lot and moves of one order; returns its pending points."""
@@ -153,16 +113,16 @@ def _order_lines(
     expires_at = _expiry(available_at, rules)
     is_pending = available_at > now
     ident = f"order:{order.order_id}"
-    lines.append(_line(d.placed_at, "earn", gross, is_pending, order.order_id, expires_at))
+    lines.append(line(d.placed_at, "earn", gross, is_pending, order.order_id, expires_at))
     amount = gross
     for at, after in _reversals(order, rate, mult):
         delta = after - amount
         amount = after
         if delta == 0:
             continue
-        lines.append(_line(at, "reverse", delta, is_pending, order.order_id, None))
+        lines.append(line(at, "reverse", delta, is_pending, order.order_id, None))
         if at > available_at and not is_pending:
-            moves.append(_Move(at, 1, ident, -delta))
+            moves.append(Move(at, 1, ident, -delta))
     if is_pending:
         return amount
     credited = gross + sum(
@@ -170,22 +130,9 @@ def _order_lines(
         for ln in lines
         if ln.kind == "reverse" and ln.order_id == order.order_id and ln.at <= available_at
     )
-    lots[ident] = _Lot(ident, available_at, expires_at, credited)
-    moves.append(_Move(available_at, 0, ident, credited))
+    lots[ident] = Lot(ident, available_at, expires_at, credited)
+    moves.append(Move(available_at, 0, ident, credited))
     return 0
-
-
-def _line(
-    at: datetime,
-    kind: LineKind,
-    points: int,
-    pending: bool,
-    order_id: str | None,
-    expires_at: datetime | None,
-) -> LedgerLine:
-    return LedgerLine(
-        at=at, kind=kind, points=points, pending=pending, order_id=order_id, expires_at=expires_at
-    )
 
 
 def _available_at(order: OrderFact, rules: LoyaltyRules) -> datetime:
@@ -229,8 +176,8 @@ def _entry_moves(
     entry: PointsEntry,
     programme: Programme,
     now: datetime,
-    lots: dict[str, _Lot],
-    moves: list[_Move],
+    lots: dict[str, Lot],
+    moves: list[Move],
     lines: list[LedgerLine],
 ) -> int:
     """Line, lot and move of one entry; returns its pending points (a grant dated
@@ -243,10 +190,10 @@ def _entry_moves(
     elif signed > 0:
         rules = programme.at(entry.at) or programme.versions[0].rules
         expires_at = entry.expires_at or _expiry(entry.at, rules)
-        lots[ident] = _Lot(ident, entry.at, expires_at, signed)
-        moves.append(_Move(entry.at, 0, ident, signed))
+        lots[ident] = Lot(ident, entry.at, expires_at, signed)
+        moves.append(Move(entry.at, 0, ident, signed))
     elif signed < 0:
-        moves.append(_Move(entry.at, 1, "", -signed))
+        moves.append(Move(entry.at, 1, "", -signed))
     lines.append(
         LedgerLine(
             at=entry.at,
@@ -267,8 +214,8 @@ def _return_use(
     cancelled_at: datetime,
     programme: Programme,
     now: datetime,
-    lots: dict[str, _Lot],
-    moves: list[_Move],
+    lots: dict[str, Lot],
+    moves: list[Move],
     lines: list[LedgerLine],
 ) -> None:
     """Points used on an order that was then cancelled come back (a ``return`` lot,
@@ -278,8 +225,8 @@ def _return_use(
         return
     rules = programme.at(at) or programme.versions[0].rules
     ident = f"return:{entry.key}"
-    lots[ident] = _Lot(ident, at, _expiry(at, rules), entry.points)
-    moves.append(_Move(at, 0, ident, entry.points))
+    lots[ident] = Lot(ident, at, _expiry(at, rules), entry.points)
+    moves.append(Move(at, 0, ident, entry.points))
     lines.append(
         LedgerLine(
             at=at,
@@ -290,88 +237,3 @@ def _return_use(
             expires_at=lots[ident].expires_at,
         )
     )
-
-
-def _simulate(
-    lots: dict[str, _Lot],
-    moves: list[_Move],
-    lines: list[LedgerLine],
-    pending: int,
-    rules: LoyaltyRules,
-    now: datetime,
-) -> Ledger:
-    for lot in lots.values():
-        if lot.expires_at is not None and lot.expires_at <= now:
-            moves.append(_Move(lot.expires_at, 2, lot.ident, 0))
-    debt = credited = debited = expired = 0
-    for move in sorted(moves, key=lambda m: (m.at, m.phase, m.ident)):
-        if move.phase == 0:
-            credited += move.points
-            lot = lots[move.ident]
-            lot.remaining = move.points
-            paid = min(debt, lot.remaining)
-            lot.remaining -= paid
-            debt -= paid
-        elif move.phase == 1:
-            debited += move.points
-            debt += _take(lots, move, now)
-        else:
-            lot = lots[move.ident]
-            if lot.remaining:
-                expired += lot.remaining
-                lines.append(_line(move.at, "expire", -lot.remaining, False, None, None))
-                lot.remaining = 0
-    return _result(lots, lines, pending, rules, now, (credited, debited, expired, debt))
-
-
-def _take(lots: dict[str, _Lot], move: _Move, now: datetime) -> int:
-    """Take a debit from its own lot, then from the lots expiring first; returns the rest."""
-    left = move.points
-    order = sorted(
-        (lot for lot in lots.values() if lot.remaining > 0 and lot.available_at <= move.at),
-        key=lambda lot: (lot.ident != move.ident, lot.expires_at or shifted(now, _FAR), lot.ident),
-    )
-    for lot in order:
-        taken = min(left, lot.remaining)
-        lot.remaining -= taken
-        left -= taken
-        if left == 0:
-            break
-    return left
-
-
-def _result(
-    lots: dict[str, _Lot],
-    lines: list[LedgerLine],
-    pending: int,
-    rules: LoyaltyRules,
-    now: datetime,
-    totals: tuple[int, int, int, int],
-) -> Ledger:
-    credited, debited, expired, debt = totals
-    live = [lot for lot in lots.values() if lot.remaining > 0 and lot.expires_at is not None]
-    soon = shifted(now, timedelta(days=rules.expiring_soon_days))
-    next_at = min((lot.expires_at for lot in live if lot.expires_at), default=None)
-    return Ledger(
-        balance=sum(lot.remaining for lot in lots.values()) - debt,
-        pending=pending,
-        expiring_soon=sum(
-            lot.remaining for lot in live if lot.expires_at and lot.expires_at <= soon
-        ),
-        next_expiry_at=next_at,
-        next_expiry_points=sum(lot.remaining for lot in live if lot.expires_at == next_at),
-        credited=credited,
-        debited=debited,
-        expired=expired,
-        lines=tuple(
-            sorted(lines, key=lambda ln: (ln.at, ln.kind, ln.order_id or "", ln.key or ""))
-        ),
-    )
-
-
-def _before(at: datetime | None, limit: datetime) -> bool:
-    return at is not None and at <= limit
-
-
-def _line_key(line: LedgerLine) -> tuple[datetime, str, str, str]:
-    return (line.at, line.kind, line.order_id or "", line.key or "")
