@@ -164,6 +164,7 @@ def _readiness(cs: cluster.ClusterSettings, log: Log, within: float = 180.0) -> 
         waiting = [x for x in waiting if not services.answers(x.url)]
         time.sleep(2)
     stage.lost += [f"{x.record} /readyz not 200" for x in waiting]
+    stage.checked = f"{len(cs.processes())} processes"
     return stage
 
 

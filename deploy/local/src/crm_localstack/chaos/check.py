@@ -43,6 +43,7 @@ class Stage:
     name: str
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
+    checked: str = ""  # what was compared, e.g. "812 orders"
 
     @property
     def ok(self) -> bool:
@@ -50,6 +51,7 @@ class Stage:
 
     def line(self) -> str:
         text = f"{self.name:<12} lost {len(self.lost)}, duplicated {len(self.duplicated)}"
+        text += f"   ({self.checked})" if self.checked else ""
         examples = (self.lost + self.duplicated)[:3]
         return text + (f"   e.g. {'; '.join(examples)}" if examples else "")
 
@@ -87,7 +89,7 @@ class Checker:
         for event in await self._events():
             if event.get("tenant_id") == self.record.tenant_id and event["type"] == "order.placed":
                 placed[str(event["data"]["order_id"])].add(event["event_id"])
-        stage = Stage("facts")
+        stage = Stage("facts", checked=f"{len(self.record.orders)} accepted orders")
         for order_id in self.record.orders:
             ids = placed.get(order_id, set())
             if not ids:
@@ -122,8 +124,8 @@ class Checker:
 
     # -- profile -------------------------------------------------------------------
     async def _profiles(self, client: httpx.AsyncClient) -> tuple[Stage, dict[str, str]]:
-        stage, owners = Stage("profiles"), {}
         expected = self.record.expected_profiles()
+        stage, owners = Stage("profiles", checked=f"{len(expected)} customers"), {}
         sem = asyncio.Semaphore(8)
 
         async def one(email: str, want: tuple[int, Decimal, datetime]) -> None:
@@ -150,6 +152,7 @@ class Checker:
         stage.duplicated += [f"verify: {p} extra" for p in found.get("extra", [])]
         members = await self._members(client, sid)
         buyers = set(owners.values())
+        stage.checked = f"{len(members)} members, {len(buyers)} buyers"
         stage.lost += [f"buyer {p} not a member" for p in buyers - members]
         stage.duplicated += [f"{p} a member without a purchase" for p in members - buyers]
         return stage
@@ -183,6 +186,8 @@ class Checker:
         stage = Stage("journey")
         mine = [m for m in messages if m["source_id"] == self.record.journey_id]
         per = Counter(m["profile_id"] for m in mine)
+        states = Counter(m["state"] for m in mine)
+        stage.checked = f"{len(buyers)} buyers, messages {dict(states)}"
         stage.lost += [f"buyer {p}: no journey message" for p in buyers - set(per)]
         stage.duplicated += [f"{p}: {n} journey messages" for p, n in per.items() if n > 1]
         stage.lost += [_unfinished(m) for m in mine if m["state"] not in FINISHED]
@@ -203,6 +208,7 @@ class Checker:
         mine = [m for m in messages if m["source_id"] == self.record.campaign_id]
         per = Counter(m["profile_id"] for m in mine)
         audience = int(row.get("audience") or 0)
+        stage.checked = f"audience {audience}, messages {dict(Counter(m['state'] for m in mine))}"
         if row.get("finished_at") is None:
             stage.lost.append(f"campaign {row.get('status')}: {row.get('enqueued')}/{audience}")
         if len(per) < audience:
@@ -222,6 +228,7 @@ class Checker:
         sent = {m["message_id"] for m in email if m["state"] == "sent"}
         stage.lost += [f"{m}: sent but never reached SMTP" for m in sent - set(seen)]
         known = {m["message_id"] for m in email}
+        stage.checked = f"{len(sent)} sent, {sum(seen.values())} deliveries"
         stage.duplicated += [f"{m}: delivered, unknown to the send log" for m in set(seen) - known]
         stage.duplicated += [f"{m}: {n} deliveries" for m, n in seen.items() if n > 1]
         return stage
