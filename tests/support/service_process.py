@@ -42,6 +42,13 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to be ready: a crash test that
+        restarts mid-stream keeps watching the stream meanwhile (a restarted process
+        does work before its /readyz answers 200)."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", f"crm_{self.name}", "serve"],
@@ -49,7 +56,6 @@ class ServiceProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -84,7 +84,11 @@ async def test_sigkill_mid_campaign_never_duplicates_nor_loses(
                 await until(reached, timeout=120)
                 svc.kill()
                 kills.append(await _enqueued(h, cid))
-                svc.start()
+                # Not waiting for /readyz: the restarted process sends before it is
+                # ready, and the next kill must still land mid-stream.
+                svc.launch()
+
+            svc.wait_ready()
 
             async def all_sent() -> bool:
                 return (await _states(h, cid)).get("sent") == N

@@ -76,7 +76,11 @@ async def test_sigkill_during_a_send_burst_never_duplicates_nor_loses(
                 await until(reached, timeout=120)
                 svc.kill()
                 kills.append(len(provider.accepted))
-                svc.start()
+                # Not waiting for /readyz: the restarted process sends before it is
+                # ready, and the next kill must still land mid-stream.
+                svc.launch()
+
+            svc.wait_ready()
 
             async def all_sent() -> bool:
                 return (await _states(h, tenant.tenant_id)).get("sent") == N

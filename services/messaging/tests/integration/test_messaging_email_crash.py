@@ -93,7 +93,11 @@ async def test_sigkill_during_an_email_burst_never_resends_past_data(
                 await until(reached, timeout=120)
                 svc.kill()
                 kills.append(sum(received().values()))
-                svc.start()
+                # Not waiting for /readyz: the restarted process sends before it is
+                # ready, and the next kill must still land mid-stream.
+                svc.launch()
+
+            svc.wait_ready()
 
             async def settled() -> bool:
                 states = await _states(h, tenant.tenant_id)
