@@ -9,7 +9,6 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crm_common.clock import OffsetFileClock
 from crm_common.db import Database
-from crm_common.events import TenantConfig, TenantConfigured
 from crm_common.kafka import Producer
-from crm_common.tenancy import hash_api_key
 from crm_segment.readmodel import create_read_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from segment_it import Shop, TopicLog, load_services, until
+from segment_it import Shop, TopicLog, load_services, new_shop
 
 
 def _dsn(url: URL) -> str:
@@ -126,25 +123,6 @@ async def segment_events(infra: Any) -> AsyncIterator[TopicLog]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(segment_service: Any, producer: Producer) -> AsyncIterator[Shop]:
     """A fresh tenant configured through crm.tenants.v1, known to the running service."""
-    tenant_id = f"shop-{uuid.uuid4().hex[:8]}"
-    api_key = f"crm_test_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    config = TenantConfigured(
-        event_id=f"tenant:{tenant_id}:1",
-        tenant_id=tenant_id,
-        source="ingest",
-        occurred_at=now,
-        received_at=now,
-        data=TenantConfig(
-            tenant_id=tenant_id, name=tenant_id, api_key_hashes=[hash_api_key(api_key)], version=1
-        ),
-    )
-    await producer.send_event("crm.tenants.v1", config)
-    client = Shop(tenant_id, api_key, segment_service.url, producer)
-
-    async def known() -> bool:
-        return (await client.http.get("/v1/segments")).status_code == 200
-
-    await until(known, what="tenant known to the service")
+    client = await new_shop(segment_service.url, producer)
     yield client
     await client.http.aclose()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from crm_common.events import decode_event, encode_event
+from crm_common.events import TenantConfig, TenantConfigured, decode_event, encode_event
 from crm_common.events.downstream import (
     ProfileActivity,
     ProfileActivityData,
@@ -20,6 +21,7 @@ from crm_common.events.downstream import (
     ProfileSnapshot,
 )
 from crm_common.kafka import Producer
+from crm_common.tenancy import hash_api_key
 
 
 def load_services() -> Any:
@@ -180,3 +182,28 @@ class Shop:
         response = await self.http.get(f"/v1/profiles/{profile_id}/segments")
         assert response.status_code == 200, response.text
         return [s["segment_id"] for s in response.json()["segments"]]
+
+
+async def new_shop(service_url: str, producer: Producer) -> Shop:
+    """A fresh tenant configured through crm.tenants.v1, known to the running service."""
+    tenant_id = f"shop-{uuid.uuid4().hex[:8]}"
+    api_key = f"crm_test_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    config = TenantConfigured(
+        event_id=f"tenant:{tenant_id}:1",
+        tenant_id=tenant_id,
+        source="ingest",
+        occurred_at=now,
+        received_at=now,
+        data=TenantConfig(
+            tenant_id=tenant_id, name=tenant_id, api_key_hashes=[hash_api_key(api_key)], version=1
+        ),
+    )
+    await producer.send_event("crm.tenants.v1", config)
+    client = Shop(tenant_id, api_key, service_url, producer)
+
+    async def known() -> bool:
+        return (await client.http.get("/v1/segments")).status_code == 200
+
+    await until(known, what="tenant known to the service")
+    return client

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
-from segment_it import Shop, TopicLog, until
+from segment_it import Shop, TopicLog, new_shop, until
 from sqlalchemy import func, select, text
 
 from crm_common.clock import OffsetFileClock
 from crm_common.db import Database
-from crm_common.events import TenantConfig, TenantConfigured
 from crm_common.kafka import Producer
-from crm_common.tenancy import hash_api_key
 from crm_segment.repository import claims
 from crm_segment.tables import profiles
 
@@ -216,32 +213,9 @@ async def test_a_job_is_its_tenants_only(
     assert (await shop.http.get(f"/v1/segment-jobs/{job_id}")).status_code == 200
     missing = await shop.http.get("/v1/segment-jobs/job_nope")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
-    other = await _another_shop(segment_service, producer)
+    other = await new_shop(segment_service.url, producer)
     try:
         refused = await other.http.get(f"/v1/segment-jobs/{job_id}")
         assert refused.status_code == 404, refused.text
     finally:
         await other.http.aclose()
-
-
-async def _another_shop(segment_service: Any, producer: Producer) -> Shop:
-    tenant_id, api_key = f"shop-{uuid.uuid4().hex[:8]}", f"crm_test_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    config = TenantConfigured(
-        event_id=f"tenant:{tenant_id}:1",
-        tenant_id=tenant_id,
-        source="ingest",
-        occurred_at=now,
-        received_at=now,
-        data=TenantConfig(
-            tenant_id=tenant_id, name=tenant_id, api_key_hashes=[hash_api_key(api_key)], version=1
-        ),
-    )
-    await producer.send_event("crm.tenants.v1", config)
-    other = Shop(tenant_id, api_key, segment_service.url, producer)
-
-    async def known() -> bool:
-        return (await other.http.get("/v1/segments")).status_code == 200
-
-    await until(known, what="the other tenant known to the service")
-    return other
